@@ -1,0 +1,841 @@
+/* poller.c - the backend-independent core of libguestpoll: registrations
+ * and their generations, the wake-up descriptor, the plain wait, the split
+ * wait with its waiter thread, and the stale-event filter at collect time.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#include "poller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_EVENTFD_H
+#include <sys/eventfd.h>
+#endif
+
+#define GP_DEFAULT_MAX_EVENTS 256
+#define GP_MAX_MAX_EVENTS (1 << 24)
+
+/* ---- small helpers ------------------------------------------------------- */
+
+int
+gp__errno_code(int err)
+{
+	switch (err) {
+	case EBADF:
+		return GP_EBADF;
+	case ENOMEM:
+	case ENOSPC:
+		return GP_ENOMEM;
+	case EMFILE:
+	case ENFILE:
+		return GP_EMFILE;
+	case EPERM:
+		return GP_EPERM;
+	case EINTR:
+		return GP_EINTR;
+	case EEXIST:
+		return GP_EEXIST;
+	case ENOENT:
+		return GP_ENOENT;
+	case EINVAL:
+		return GP_EINVAL;
+	default:
+		return GP_ESYS;
+	}
+}
+
+int64_t
+gp__ms_round_up(int64_t ns)
+{
+	int64_t ms = ns / 1000000 + (ns % 1000000 != 0);
+	return ms > INT_MAX ? INT_MAX : ms;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *
+gp_strerror(int err)
+{
+	switch (err) {
+	case GP_OK:
+		return "success";
+	case GP_EINVAL:
+		return "invalid argument";
+	case GP_EBADF:
+		return "bad file descriptor";
+	case GP_EEXIST:
+		return "descriptor already registered";
+	case GP_ENOENT:
+		return "descriptor not registered";
+	case GP_EBUSY:
+		return "another wait is in progress on this poller";
+	case GP_ENOMEM:
+		return "out of memory";
+	case GP_ENOTSUP:
+		return "not supported by this backend or platform";
+	case GP_EINTR:
+		return "interrupted by a signal";
+	case GP_EPERM:
+		return "this backend cannot watch this kind of descriptor";
+	case GP_EMFILE:
+		return "too many open files";
+	case GP_ESYS:
+		return "system error";
+	default:
+		return "unknown error";
+	}
+}
+
+const char *
+gp_version(void)
+{
+	return GUESTPOLL_VERSION_STRING;
+}
+
+int
+gp_version_number(void)
+{
+	return GUESTPOLL_VERSION_NUMBER;
+}
+
+/* ---- backends ------------------------------------------------------------ */
+
+static const char *const backend_names[] = {"default", "epoll", "kqueue",
+                                            "iocp", "poll"};
+
+static const struct gp_backend_ops *
+backend_ops(int id)
+{
+	switch (id) {
+#ifdef HAVE_EPOLL_CREATE1
+	case GP_BACKEND_EPOLL:
+		return &gp__epoll_ops;
+#endif
+	case GP_BACKEND_POLL:
+		return &gp__poll_ops;
+	default:
+		return NULL;
+	}
+}
+
+static const struct gp_backend_ops *
+best_backend(void)
+{
+#ifdef HAVE_EPOLL_CREATE1
+	return &gp__epoll_ops;
+#else
+	return &gp__poll_ops;
+#endif
+}
+
+const char *
+gp_backend_name(int backend)
+{
+	if (backend < 0 ||
+	    (size_t)backend >= sizeof backend_names / sizeof backend_names[0])
+		return NULL;
+	return backend_names[backend];
+}
+
+int
+gp_backend_available(int backend)
+{
+	return backend == GP_BACKEND_DEFAULT || backend_ops(backend) != NULL;
+}
+
+void
+gp_options_init(gp_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof *opts);
+	opts->backend = GP_BACKEND_DEFAULT;
+	opts->max_events = GP_DEFAULT_MAX_EVENTS;
+}
+
+/* Resolves the requested backend id (option, then environment) to ops. */
+static int
+choose_backend(const gp_options *o, const struct gp_backend_ops **out)
+{
+	int id = o->backend;
+
+	if (id == GP_BACKEND_DEFAULT && !(o->flags & GP_FLAG_NOENV)) {
+		const char *env = getenv("GUESTPOLL_BACKEND");
+		if (env && *env) {
+			id = -1;
+			for (size_t i = 0; i < sizeof backend_names /
+			                               sizeof backend_names[0];
+			     i++)
+				if (strcmp(env, backend_names[i]) == 0)
+					id = (int)i;
+			if (id < 0)
+				return GP_EINVAL;
+		}
+	}
+	if (!gp_backend_name(id))
+		return GP_EINVAL;
+	*out = id == GP_BACKEND_DEFAULT ? best_backend() : backend_ops(id);
+	return *out ? 0 : GP_ENOTSUP;
+}
+
+/* ---- the wake-up descriptor ---------------------------------------------- */
+
+static int
+wake_open(gp_poller *p)
+{
+#if defined(HAVE_EVENTFD) && defined(HAVE_SYS_EVENTFD_H)
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd >= 0) {
+		p->wake_rfd = p->wake_wfd = fd;
+		return 0;
+	}
+	if (errno != ENOSYS && errno != EINVAL)
+		return gp__errno_code(errno);
+#endif
+	int fds[2];
+#ifdef HAVE_PIPE2
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return gp__errno_code(errno);
+#else
+	if (pipe(fds) < 0)
+		return gp__errno_code(errno);
+	for (int i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	}
+#endif
+	p->wake_rfd = fds[0];
+	p->wake_wfd = fds[1];
+	return 0;
+}
+
+static void
+wake_close(gp_poller *p)
+{
+	if (p->wake_rfd >= 0)
+		close(p->wake_rfd);
+	if (p->wake_wfd >= 0 && p->wake_wfd != p->wake_rfd)
+		close(p->wake_wfd);
+	p->wake_rfd = p->wake_wfd = -1;
+}
+
+/* Makes the wake-up descriptor readable.  Async-signal-safe; keeps errno. */
+void
+gp__wake(gp_poller *p)
+{
+	int saved = errno;
+	ssize_t r;
+	if (p->wake_wfd == p->wake_rfd) {
+		uint64_t one = 1;
+		do
+			r = write(p->wake_wfd, &one, sizeof one);
+		while (r < 0 && errno == EINTR);
+	} else {
+		char c = 0;
+		do
+			r = write(p->wake_wfd, &c, 1);
+		while (r < 0 && errno == EINTR);
+	}
+	/* EAGAIN: already readable, which is all we need. */
+	errno = saved;
+}
+
+void
+gp__wake_drain(gp_poller *p)
+{
+	char buf[64];
+	ssize_t r;
+	do
+		r = read(p->wake_rfd, buf, sizeof buf);
+	while (r > 0 || (r < 0 && errno == EINTR));
+}
+
+int
+gp_notify(gp_poller *p)
+{
+	if (!p)
+		return GP_EINVAL;
+	atomic_store(&p->notified, 1);
+	if (!atomic_exchange(&p->wake_armed, 1))
+		gp__wake(p);
+	return 0;
+}
+
+/* ---- creation and destruction --------------------------------------------- */
+
+int
+gp_poller_new(gp_poller **out, const gp_options *opts)
+{
+	gp_options defaults;
+	const struct gp_backend_ops *ops;
+	gp_poller *p;
+	int rc;
+
+	if (!out)
+		return GP_EINVAL;
+	*out = NULL;
+	if (!opts) {
+		gp_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (opts->max_events <= 0 || opts->max_events > GP_MAX_MAX_EVENTS ||
+	    (opts->flags & ~GP_FLAG_NOENV))
+		return GP_EINVAL;
+	if ((rc = choose_backend(opts, &ops)) < 0)
+		return rc;
+
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return GP_ENOMEM;
+	p->ops = ops;
+	p->free_head = -1;
+	p->wake_rfd = p->wake_wfd = -1;
+	p->raw_cap = opts->max_events;
+	p->pid = getpid();
+	atomic_init(&p->wake_armed, 0);
+	atomic_init(&p->notified, 0);
+	atomic_init(&p->shutdown, 0);
+
+	p->raw = malloc((size_t)p->raw_cap * sizeof *p->raw);
+	if (!p->raw) {
+		free(p);
+		return GP_ENOMEM;
+	}
+	if (pthread_mutex_init(&p->lock, NULL) != 0) {
+		free(p->raw);
+		free(p);
+		return GP_ENOMEM;
+	}
+	if (pthread_cond_init(&p->cond, NULL) != 0) {
+		rc = GP_ENOMEM;
+		goto fail_mutex;
+	}
+	if ((rc = wake_open(p)) < 0)
+		goto fail_cond;
+	if ((rc = ops->init(p)) < 0)
+		goto fail_wake;
+	*out = p;
+	return 0;
+
+fail_wake:
+	wake_close(p);
+fail_cond:
+	pthread_cond_destroy(&p->cond);
+fail_mutex:
+	pthread_mutex_destroy(&p->lock);
+	free(p->raw);
+	free(p);
+	return rc;
+}
+
+void
+gp_poller_free(gp_poller *p)
+{
+	int forked_child;
+
+	if (!p)
+		return;
+	/* In a child after fork() the waiter thread does not exist and the
+	 * mutex may have been held by a parent thread: release memory and our
+	 * copies of the descriptors only. */
+	forked_child = getpid() != p->pid;
+	if (!forked_child && p->thread_started) {
+		pthread_mutex_lock(&p->lock);
+		atomic_store(&p->shutdown, 1);
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		gp_notify(p);
+		pthread_join(p->thread, NULL);
+	}
+	p->ops->destroy(p);
+	wake_close(p);
+	if (!forked_child) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+	}
+	free(p->regs);
+	free(p->fdmap);
+	free(p->raw);
+	free(p);
+}
+
+const char *
+gp_poller_backend(const gp_poller *p)
+{
+	return p ? p->ops->name : NULL;
+}
+
+int
+gp_poller_fd(const gp_poller *p)
+{
+	if (!p)
+		return GP_EINVAL;
+	return p->ops->fd ? p->ops->fd(p) : GP_ENOTSUP;
+}
+
+/* ---- the registration table (lock held) ----------------------------------- */
+
+static gp_reg *
+lookup(gp_poller *p, gp_fd_t fd, uint32_t *slot)
+{
+	if ((size_t)fd >= p->fdmap_len || p->fdmap[fd] == 0)
+		return NULL;
+	*slot = p->fdmap[fd] - 1;
+	return &p->regs[*slot];
+}
+
+static int
+slot_alloc(gp_poller *p, uint32_t *slot)
+{
+	if (p->free_head >= 0) {
+		*slot = (uint32_t)p->free_head;
+		p->free_head = p->regs[*slot].next_free;
+		return 0;
+	}
+	if (p->nregs == p->capregs) {
+		uint32_t cap = p->capregs ? p->capregs * 2 : 64;
+		gp_reg *r;
+		if (cap > INT32_MAX)
+			return GP_ENOMEM;
+		r = realloc(p->regs, (size_t)cap * sizeof *r);
+		if (!r)
+			return GP_ENOMEM;
+		memset(r + p->capregs, 0, (cap - p->capregs) * sizeof *r);
+		p->regs = r;
+		p->capregs = cap;
+	}
+	*slot = p->nregs++;
+	return 0;
+}
+
+static void
+slot_release(gp_poller *p, uint32_t slot)
+{
+	gp_reg *r = &p->regs[slot];
+	r->gen++;
+	r->events = 0;
+	r->flags = 0;
+	r->data = NULL;
+	r->fd = GP_INVALID_FD;
+	r->next_free = p->free_head;
+	p->free_head = (int32_t)slot;
+}
+
+static int
+fdmap_reserve(gp_poller *p, gp_fd_t fd)
+{
+	size_t len;
+	uint32_t *m;
+
+	if ((size_t)fd < p->fdmap_len)
+		return 0;
+	len = p->fdmap_len ? p->fdmap_len : 64;
+	while (len <= (size_t)fd)
+		len *= 2;
+	m = realloc(p->fdmap, len * sizeof *m);
+	if (!m)
+		return GP_ENOMEM;
+	memset(m + p->fdmap_len, 0, (len - p->fdmap_len) * sizeof *m);
+	p->fdmap = m;
+	p->fdmap_len = len;
+	return 0;
+}
+
+/* Validates the interest and mode bits of gp_add / gp_modify. */
+static int
+check_events(const gp_poller *p, unsigned events)
+{
+	if ((events & ~(GP_INTEREST | GP_MODES)) || !(events & GP_INTEREST))
+		return GP_EINVAL;
+	if ((events & GP_EDGE) && !p->ops->supports_edge)
+		return GP_ENOTSUP;
+	return 0;
+}
+
+int
+gp_add(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
+{
+	uint32_t slot;
+	gp_reg *r;
+	int rc;
+
+	if (!p)
+		return GP_EINVAL;
+	if (fd < 0)
+		return GP_EBADF;
+	if ((rc = check_events(p, events)) < 0)
+		return rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (lookup(p, fd, &slot)) {
+		rc = GP_EEXIST;
+		goto out;
+	}
+	if ((rc = slot_alloc(p, &slot)) < 0)
+		goto out;
+	r = &p->regs[slot];
+	r->fd = fd;
+	r->gen++;
+	r->events = events;
+	r->flags = 0;
+	r->data = data;
+	/* The kernel vets the descriptor before the map grows for it, so a
+	 * wild fd number cannot make us allocate a huge map. */
+	if ((rc = p->ops->ctl(p, GP_CTL_ADD, slot)) < 0) {
+		slot_release(p, slot);
+		goto out;
+	}
+	if ((rc = fdmap_reserve(p, fd)) < 0) {
+		p->ops->ctl(p, GP_CTL_DEL, slot);
+		slot_release(p, slot);
+		goto out;
+	}
+	p->fdmap[fd] = slot + 1;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int
+gp_modify(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
+{
+	uint32_t slot;
+	gp_reg *r, saved;
+	int rc;
+
+	if (!p)
+		return GP_EINVAL;
+	if (fd < 0)
+		return GP_EBADF;
+	if ((rc = check_events(p, events)) < 0)
+		return rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (!(r = lookup(p, fd, &slot))) {
+		rc = GP_ENOENT;
+		goto out;
+	}
+	saved = *r;
+	r->gen++;
+	r->events = events;
+	r->flags = 0;
+	r->data = data;
+	if ((rc = p->ops->ctl(p, GP_CTL_MOD, slot)) < 0) {
+		/* The kernel still holds the old token: keep it valid. */
+		*r = saved;
+		if (rc == GP_ENOENT)
+			rc = GP_EBADF; /* the number now names another file */
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int
+gp_remove(gp_poller *p, gp_fd_t fd)
+{
+	uint32_t slot;
+	int rc = 0;
+
+	if (!p)
+		return GP_EINVAL;
+	if (fd < 0)
+		return GP_EBADF;
+
+	pthread_mutex_lock(&p->lock);
+	if (!lookup(p, fd, &slot)) {
+		rc = GP_ENOENT;
+	} else {
+		/* A descriptor closed before its removal is already gone from
+		 * the kernel: the backend ignores that, and so do we. */
+		p->ops->ctl(p, GP_CTL_DEL, slot);
+		p->fdmap[fd] = 0;
+		slot_release(p, slot);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+/* Looks up the live registration a raw record belongs to, or NULL when the
+ * record is stale.  Lock held. */
+static gp_reg *
+record_reg(gp_poller *p, uint64_t token)
+{
+	uint32_t slot = GP_TOKEN_SLOT(token);
+	gp_reg *r;
+
+	if (slot >= p->nregs)
+		return NULL;
+	r = &p->regs[slot];
+	if (!r->events || r->gen != GP_TOKEN_GEN(token))
+		return NULL;
+	return r;
+}
+
+/* Drops the stale records of a fresh kernel wait, so that a wait never
+ * reports success with nothing in it.  Returns the live count. */
+static int
+prefilter(gp_poller *p, int n)
+{
+	int k = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < n; i++)
+		if (record_reg(p, p->raw[i].token))
+			p->raw[k++] = p->raw[i];
+	pthread_mutex_unlock(&p->lock);
+	return k;
+}
+
+/* The kernel wait shared by gp_wait and the waiter thread.  Leaves its
+ * results in p->raw / raw_n / raw_notified.  Returns the number of records
+ * (events plus one for a notification), 0 on timeout, or a GP_E* code. */
+static int
+wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
+{
+	int64_t deadline = 0, t = timeout_ns;
+	int notified = 0, n;
+
+	p->raw_n = p->raw_pos = 0;
+	p->raw_notified = 0;
+	if (timeout_ns > 0)
+		deadline = now_ns() + timeout_ns;
+	if (atomic_load_explicit(&p->notified, memory_order_relaxed) &&
+	    atomic_exchange(&p->notified, 0)) {
+		notified = 1;
+		t = 0; /* report it now, with whatever is ready */
+	}
+	for (;;) {
+		int woken = 0;
+
+		n = p->ops->wait(p, kmax, t, &woken);
+		if (n < 0 && !(n == GP_EINTR && retry_eintr)) {
+			if (notified)
+				atomic_store(&p->notified, 1); /* not lost */
+			return n;
+		}
+		if (woken) {
+			atomic_store(&p->wake_armed, 0);
+			if (atomic_exchange(&p->notified, 0))
+				notified = 1;
+		}
+		if (n > 0)
+			n = prefilter(p, n);
+		if (n > 0 || notified) {
+			p->raw_n = n > 0 ? n : 0;
+			p->raw_notified = notified;
+			return p->raw_n + notified;
+		}
+		if (timeout_ns == 0 || atomic_load(&p->shutdown))
+			return 0;
+		if (timeout_ns > 0) {
+			int64_t now = now_ns();
+			if (now >= deadline)
+				return 0;
+			t = deadline - now;
+		}
+	}
+}
+
+/* Turns raw records into events for the caller, validating each one against
+ * the registration table as it is handed out.  Lock held. */
+static int
+translate(gp_poller *p, gp_event *out, int max)
+{
+	int k = 0;
+
+	if (p->raw_notified) {
+		out[k].data = NULL;
+		out[k].fd = GP_INVALID_FD;
+		out[k].events = GP_NOTIFIED;
+		k++;
+		p->raw_notified = 0;
+	}
+	while (k < max && p->raw_pos < p->raw_n) {
+		const gp_raw *raw = &p->raw[p->raw_pos++];
+		gp_reg *r = record_reg(p, raw->token);
+		unsigned ev;
+
+		if (!r)
+			continue;
+		ev = raw->events;
+		/* After a hang-up a read does not block; after an error
+		 * neither does a read or a write. */
+		if (ev & GP_HUP)
+			ev |= GP_READ;
+		if (ev & GP_ERR)
+			ev |= GP_READ | GP_WRITE;
+		ev &= (r->events & GP_INTEREST) | GP_HUP | GP_ERR;
+		if (!ev)
+			continue;
+		out[k].data = r->data;
+		out[k].fd = r->fd;
+		out[k].events = ev;
+		k++;
+	}
+	return k;
+}
+
+int
+gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
+{
+	int n, k;
+
+	if (!p || !out || max <= 0)
+		return GP_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != GP_STATE_IDLE) {
+		pthread_mutex_unlock(&p->lock);
+		return GP_EBUSY;
+	}
+	p->state = GP_STATE_PLAIN;
+	pthread_mutex_unlock(&p->lock);
+
+	n = wait_loop(p, max < p->raw_cap ? max : p->raw_cap, timeout_ns, 0);
+
+	pthread_mutex_lock(&p->lock);
+	if (n > max) {
+		/* A notification and a full batch of events: deliver the
+		 * events now and the notification by the next wait. */
+		p->raw_notified = 0;
+		atomic_store(&p->notified, 1);
+	}
+	k = n < 0 ? n : translate(p, out, max);
+	p->raw_n = p->raw_pos = 0;
+	p->state = GP_STATE_IDLE;
+	pthread_mutex_unlock(&p->lock);
+	return k;
+}
+
+/* ---- the split wait ----------------------------------------------------- */
+
+static void *
+waiter_main(void *arg)
+{
+	gp_poller *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		int64_t timeout;
+		gp_ready_cb ready;
+		void *ready_arg;
+		int rc;
+
+		while (!p->job && !atomic_load(&p->shutdown))
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (atomic_load(&p->shutdown))
+			break;
+		p->job = 0;
+		timeout = p->job_timeout;
+		ready = p->ready;
+		ready_arg = p->ready_arg;
+		pthread_mutex_unlock(&p->lock);
+
+		/* This thread blocks every signal, so EINTR here can only
+		 * come from a stop/continue: just wait on. */
+		rc = wait_loop(p, p->raw_cap, timeout, 1);
+
+		pthread_mutex_lock(&p->lock);
+		if (atomic_load(&p->shutdown))
+			break;
+		p->raw_rc = rc < 0 ? rc : 0;
+		p->state = GP_STATE_READY;
+		pthread_mutex_unlock(&p->lock);
+
+		ready(ready_arg);
+
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static int
+waiter_spawn(gp_poller *p)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* The thread starts with every signal blocked, so that signals go to
+	 * the application's threads and never interrupt the kernel wait. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->thread, NULL, waiter_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return rc == EAGAIN ? GP_ENOMEM : gp__errno_code(rc);
+	p->thread_started = 1;
+	return 0;
+}
+
+int
+gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
+{
+	int rc = 0;
+
+	if (!p || !ready)
+		return GP_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != GP_STATE_IDLE) {
+		rc = GP_EBUSY;
+		goto out;
+	}
+	if (!p->thread_started && (rc = waiter_spawn(p)) < 0)
+		goto out;
+	p->job = 1;
+	p->job_timeout = timeout_ns;
+	p->ready = ready;
+	p->ready_arg = arg;
+	p->state = GP_STATE_INFLIGHT;
+	pthread_cond_signal(&p->cond);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int
+gp_wait_collect(gp_poller *p, gp_event *out, int max)
+{
+	int k;
+
+	if (!p || !out || max <= 0)
+		return GP_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	switch (p->state) {
+	case GP_STATE_READY:
+		break;
+	case GP_STATE_INFLIGHT:
+	case GP_STATE_PLAIN:
+		pthread_mutex_unlock(&p->lock);
+		return GP_EBUSY;
+	default:
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	if (p->raw_rc < 0) {
+		k = p->raw_rc;
+		p->raw_rc = 0;
+		p->raw_n = p->raw_pos = 0;
+		p->raw_notified = 0;
+	} else {
+		k = translate(p, out, max);
+	}
+	if (p->raw_pos >= p->raw_n && !p->raw_notified)
+		p->state = GP_STATE_IDLE;
+	pthread_mutex_unlock(&p->lock);
+	return k;
+}

@@ -1,0 +1,133 @@
+/* poller.h - libguestpoll internals shared by the core and the backends.
+ *
+ * The core (poller.c) owns the registration table, the generations that make
+ * kernel tokens unique, the wake-up descriptor, the wait state machine and
+ * the waiter thread.  A backend (backend_*.c) only talks to the kernel: it
+ * applies one registration change, and it waits and reports raw records
+ * (token + GP_* bits) into p->raw.
+ *
+ * Locking: p->lock protects the table, the wait state and the raw results.
+ * Backend ctl() runs with the lock held; backend wait() runs without it.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#ifndef GP_POLLER_H
+#define GP_POLLER_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "guestpoll.h"
+
+/* A kernel token: the slot in the registration table in the low half, the
+ * slot's generation at the time of the change in the high half.  A record
+ * whose generation no longer matches belongs to a registration that has
+ * since been removed, replaced or modified, and is dropped. */
+#define GP_TOKEN(slot, gen) (((uint64_t)(gen) << 32) | (uint32_t)(slot))
+#define GP_TOKEN_SLOT(t) ((uint32_t)(t))
+#define GP_TOKEN_GEN(t) ((uint32_t)((t) >> 32))
+/* The token of the poller's own wake-up descriptor; never a real slot. */
+#define GP_WAKE_TOKEN UINT64_MAX
+
+#define GP_INTEREST (GP_READ | GP_WRITE)
+#define GP_MODES (GP_ONESHOT | GP_EDGE)
+
+/* gp_reg.flags */
+#define GP_REG_DISARMED 0x1u /* poll backend: oneshot fired, or POLLNVAL */
+
+typedef struct gp_reg {
+	gp_fd_t fd;
+	uint32_t gen;    /* bumped by every add, modify and remove */
+	unsigned events; /* interest | mode; 0 while the slot is free */
+	unsigned flags;  /* GP_REG_* */
+	void *data;
+	int32_t next_free; /* free-list link while free */
+} gp_reg;
+
+typedef struct gp_raw {
+	uint64_t token;
+	unsigned events; /* GP_READ | GP_WRITE | GP_HUP | GP_ERR */
+} gp_raw;
+
+enum gp_ctl_op { GP_CTL_ADD, GP_CTL_MOD, GP_CTL_DEL };
+
+enum gp_wait_state {
+	GP_STATE_IDLE,     /* nothing in progress */
+	GP_STATE_PLAIN,    /* a thread is inside gp_wait */
+	GP_STATE_INFLIGHT, /* the waiter thread owns a split wait */
+	GP_STATE_READY     /* split-wait results wait to be collected */
+};
+
+struct gp_backend_ops {
+	const char *name;
+	int id;
+	int supports_edge;
+	int (*init)(gp_poller *p);
+	/* Releases the backend's resources; never touches registrations
+	 * (safe in a forked child). */
+	void (*destroy)(gp_poller *p);
+	/* Applies p->regs[slot] to the kernel.  Lock held. */
+	int (*ctl)(gp_poller *p, enum gp_ctl_op op, uint32_t slot);
+	/* Waits up to timeout_ns (< 0 forever) and stores at most kmax raw
+	 * records in p->raw.  Sets *woken when the wake-up descriptor fired
+	 * (and drains it).  Returns the count or a GP_E* code.  Lock not held.
+	 */
+	int (*wait)(gp_poller *p, int kmax, int64_t timeout_ns, int *woken);
+	int (*fd)(const gp_poller *p);
+};
+
+struct gp_poller {
+	const struct gp_backend_ops *ops;
+	void *be; /* backend state */
+	pthread_mutex_t lock;
+
+	/* Registration table: slots with a free list, and fd -> slot + 1. */
+	gp_reg *regs;
+	uint32_t nregs, capregs;
+	int32_t free_head;
+	uint32_t *fdmap;
+	size_t fdmap_len;
+
+	/* Wake-up descriptor (eventfd, or a pipe) and its coalescing flags. */
+	int wake_rfd, wake_wfd;
+	atomic_int wake_armed; /* a wake-up write is outstanding */
+	atomic_int notified;   /* gp_notify() not yet reported */
+
+	/* Results of the last kernel wait, consumed by translate(). */
+	gp_raw *raw;
+	int raw_cap;
+	int raw_n, raw_pos;
+	int raw_notified;
+	int raw_rc; /* a failed split wait's error, reported by collect */
+
+	enum gp_wait_state state;
+
+	/* The waiter thread of the split wait. */
+	pthread_t thread;
+	int thread_started;
+	pthread_cond_t cond;
+	int job; /* a split wait is queued for the thread */
+	atomic_int shutdown;
+	int64_t job_timeout;
+	gp_ready_cb ready;
+	void *ready_arg;
+
+	pid_t pid; /* creator's pid, to recognise a forked child */
+};
+
+/* Helpers the backends use. */
+int gp__errno_code(int err);
+void gp__wake(gp_poller *p);
+void gp__wake_drain(gp_poller *p);
+int64_t gp__ms_round_up(int64_t ns);
+
+extern const struct gp_backend_ops gp__poll_ops;
+#ifdef HAVE_EPOLL_CREATE1
+extern const struct gp_backend_ops gp__epoll_ops;
+#endif
+
+#endif /* GP_POLLER_H */
