@@ -1,0 +1,928 @@
+/* _guestpoll.c - the CPython binding of libguestpoll.
+ *
+ * guestpoll._guestpoll.Selector is a selectors.BaseSelector implemented in
+ * C over a gp_poller.  Besides the selectors API it carries the bridge the
+ * asyncio guest driver needs: _wait_start() hands the kernel wait to
+ * libguestpoll's waiter thread, whose ready callback takes the GIL and calls
+ * a Python callable; the next select() then collects that wait's events
+ * instead of waiting again.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
+#include "guestpoll.h"
+
+/* Events gathered per select(): more ready descriptors than this are
+ * reported by the following select() calls. */
+#define SELECT_MAX_EVENTS 1024
+
+#define EVENT_READ 1 /* selectors.EVENT_READ */
+#define EVENT_WRITE 2
+
+typedef struct {
+	PyObject *SelectorKey; /* selectors.SelectorKey */
+} modstate;
+
+static struct PyModuleDef module_def;
+
+enum wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
+
+typedef struct {
+	PyObject_HEAD
+	gp_poller *poller;   /* NULL once closed and released */
+	PyObject *fd_to_key; /* dict: int fd -> SelectorKey */
+	PyObject *key_type;  /* selectors.SelectorKey */
+	gp_event *evbuf;
+	int closed;
+	int in_select;         /* threads inside select() with the GIL off */
+	enum wait_state wstate; /* split wait, owned by the GIL holder */
+	PyObject *ready_callable; /* held while a split wait is in flight */
+	int guest;                /* select() never blocks */
+	PyObject *weakreflist;
+} SelectorObject;
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int
+gp_code_errno(int code)
+{
+	switch (code) {
+	case GP_EBADF:
+		return EBADF;
+	case GP_EEXIST:
+		return EEXIST;
+	case GP_ENOENT:
+		return ENOENT;
+	case GP_EBUSY:
+		return EBUSY;
+	case GP_ENOMEM:
+		return ENOMEM;
+	case GP_ENOTSUP:
+		return ENOTSUP;
+	case GP_EINTR:
+		return EINTR;
+	case GP_EPERM:
+		return EPERM;
+	case GP_EMFILE:
+		return EMFILE;
+	case GP_EINVAL:
+		return EINVAL;
+	default:
+		return EIO;
+	}
+}
+
+/* Raises the OSError subclass Python uses for the errno behind a GP_E*
+ * code (PermissionError, FileExistsError, ...). */
+static PyObject *
+raise_gp(int code)
+{
+	PyObject *exc;
+
+	if (code == GP_ENOMEM)
+		return PyErr_NoMemory();
+	exc = PyObject_CallFunction(PyExc_OSError, "is", gp_code_errno(code),
+	                            gp_strerror(code));
+	if (exc) {
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+static PyObject *
+raise_closed(void)
+{
+	PyErr_SetString(PyExc_ValueError, "I/O operation on closed selector");
+	return NULL;
+}
+
+/* ---- file objects ------------------------------------------------------ */
+
+/* selectors' rule: an int, or an object whose fileno() gives one. */
+static int
+fileobj_to_fd(PyObject *fileobj, int *fd_out)
+{
+	PyObject *num;
+	long fd;
+
+	if (PyLong_Check(fileobj)) {
+		num = Py_NewRef(fileobj);
+	} else {
+		PyObject *res = PyObject_CallMethod(fileobj, "fileno", NULL);
+		num = res ? PyNumber_Long(res) : NULL;
+		Py_XDECREF(res);
+		if (!num) {
+			if (PyErr_ExceptionMatches(PyExc_AttributeError) ||
+			    PyErr_ExceptionMatches(PyExc_TypeError) ||
+			    PyErr_ExceptionMatches(PyExc_ValueError)) {
+				PyErr_Clear();
+				PyErr_Format(PyExc_ValueError,
+				             "Invalid file object: %R", fileobj);
+			}
+			return -1;
+		}
+	}
+	fd = PyLong_AsLong(num);
+	if (fd == -1 && PyErr_Occurred()) {
+		Py_DECREF(num);
+		return -1;
+	}
+	if (fd < 0) {
+		PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld",
+		             fd);
+		Py_DECREF(num);
+		return -1;
+	}
+	Py_DECREF(num);
+	if (fd > INT_MAX) {
+		PyErr_SetString(PyExc_OverflowError,
+		                "file descriptor is greater than maximum");
+		return -1;
+	}
+	*fd_out = (int)fd;
+	return 0;
+}
+
+/* Like fileobj_to_fd, but a file object that no longer has a valid fd
+ * (closed) is found by identity among the registered keys. */
+static int
+fileobj_lookup(SelectorObject *self, PyObject *fileobj, int *fd_out)
+{
+	PyObject *value;
+	Py_ssize_t pos = 0;
+
+	if (fileobj_to_fd(fileobj, fd_out) == 0)
+		return 0;
+	if (!PyErr_ExceptionMatches(PyExc_ValueError))
+		return -1;
+	while (PyDict_Next(self->fd_to_key, &pos, NULL, &value)) {
+		if (PyTuple_GET_ITEM(value, 0) == fileobj) {
+			PyErr_Clear();
+			*fd_out = (int)PyLong_AsLong(PyTuple_GET_ITEM(value, 1));
+			return 0;
+		}
+	}
+	return -1; /* the ValueError stands */
+}
+
+static int
+check_events(PyObject *events_obj, int *events)
+{
+	long ev = PyLong_AsLong(events_obj);
+
+	if (ev == -1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_TypeError) &&
+		    !PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		ev = 0;
+	}
+	if (!ev || (ev & ~(long)(EVENT_READ | EVENT_WRITE))) {
+		PyErr_Format(PyExc_ValueError, "Invalid events: %R", events_obj);
+		return -1;
+	}
+	*events = (int)ev;
+	return 0;
+}
+
+/* The registered key of fd, borrowed, or NULL with KeyError set. */
+static PyObject *
+key_of(SelectorObject *self, PyObject *fileobj, int fd)
+{
+	PyObject *fdobj = PyLong_FromLong(fd), *key;
+
+	if (!fdobj)
+		return NULL;
+	key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
+	Py_DECREF(fdobj);
+	if (!key && !PyErr_Occurred())
+		PyErr_Format(PyExc_KeyError, "%R is not registered", fileobj);
+	return key;
+}
+
+/* ---- construction and teardown --------------------------------------- */
+
+/* Releases the poller.  The GIL is dropped meanwhile, because the waiter
+ * thread may be waiting for it inside the ready callback. */
+static void
+release_poller(SelectorObject *self)
+{
+	gp_poller *p = self->poller;
+
+	if (!p || self->in_select)
+		return;
+	self->poller = NULL;
+	Py_BEGIN_ALLOW_THREADS gp_poller_free(p);
+	Py_END_ALLOW_THREADS
+}
+
+static PyObject *
+Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"backend", NULL};
+	const char *backend = NULL;
+	modstate *st = NULL;
+	SelectorObject *self;
+	gp_options opts;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$z:Selector", kwlist,
+	                                 &backend))
+		return NULL;
+	/* This type or a Python subclass of it: find our module's state. */
+	for (PyTypeObject *t = type; t && !st; t = t->tp_base) {
+		PyObject *mod;
+		if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+			continue;
+		mod = ((PyHeapTypeObject *)t)->ht_module;
+		if (mod && PyModule_GetDef(mod) == &module_def)
+			st = PyModule_GetState(mod);
+	}
+	if (!st) {
+		PyErr_SetString(PyExc_TypeError, "not a guestpoll Selector type");
+		return NULL;
+	}
+	gp_options_init(&opts);
+	opts.max_events = SELECT_MAX_EVENTS;
+	if (backend) {
+		opts.backend = -1;
+		for (int id = 0; gp_backend_name(id); id++)
+			if (strcmp(backend, gp_backend_name(id)) == 0)
+				opts.backend = id;
+		if (opts.backend < 0) {
+			PyErr_Format(PyExc_ValueError, "unknown backend: %s",
+			             backend);
+			return NULL;
+		}
+	}
+	self = (SelectorObject *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->fd_to_key = PyDict_New();
+	self->key_type = Py_NewRef(st->SelectorKey);
+	self->evbuf = PyMem_Malloc(SELECT_MAX_EVENTS * sizeof *self->evbuf);
+	if (!self->fd_to_key || !self->evbuf) {
+		Py_DECREF(self);
+		return PyErr_NoMemory();
+	}
+	rc = gp_poller_new(&self->poller, &opts);
+	if (rc < 0) {
+		Py_DECREF(self);
+		if (rc == GP_ENOTSUP || rc == GP_EINVAL)
+			return PyErr_Format(
+			        PyExc_ValueError, "backend %s: %s",
+			        backend ? backend : "(GUESTPOLL_BACKEND)",
+			        gp_strerror(rc));
+		return raise_gp(rc);
+	}
+	return (PyObject *)self;
+}
+
+static int
+Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->fd_to_key);
+	Py_VISIT(self->key_type);
+	Py_VISIT(self->ready_callable);
+	return 0;
+}
+
+static int
+Selector_clear(SelectorObject *self)
+{
+	Py_CLEAR(self->fd_to_key);
+	Py_CLEAR(self->key_type);
+	Py_CLEAR(self->ready_callable);
+	return 0;
+}
+
+static void
+Selector_dealloc(SelectorObject *self)
+{
+	PyTypeObject *tp = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	self->closed = 1;
+	release_poller(self);
+	Selector_clear(self);
+	PyMem_Free(self->evbuf);
+	tp->tp_free(self);
+	Py_DECREF(tp);
+}
+
+/* ---- the selectors API ---------------------------------------------- */
+
+static PyObject *
+Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"fileobj", "events", "data", NULL};
+	PyObject *fileobj, *events_obj, *data = Py_None, *key, *fdobj;
+	int fd, events, rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:register", kwlist,
+	                                 &fileobj, &events_obj, &data))
+		return NULL;
+	if (fileobj_lookup(self, fileobj, &fd) < 0 ||
+	    check_events(events_obj, &events) < 0)
+		return NULL;
+	if (!(fdobj = PyLong_FromLong(fd)))
+		return NULL;
+	key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
+	if (key || PyErr_Occurred()) {
+		if (key)
+			PyErr_Format(PyExc_KeyError,
+			             "%R (FD %d) is already registered",
+			             fileobj, fd);
+		Py_DECREF(fdobj);
+		return NULL;
+	}
+	if (self->closed || !self->poller) {
+		Py_DECREF(fdobj);
+		return raise_closed();
+	}
+	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd,
+	                            events, data);
+	if (!key || PyDict_SetItem(self->fd_to_key, fdobj, key) < 0) {
+		Py_XDECREF(key);
+		Py_DECREF(fdobj);
+		return NULL;
+	}
+	rc = gp_add(self->poller, fd, (unsigned)events, NULL);
+	if (rc < 0) {
+		PyDict_DelItem(self->fd_to_key, fdobj);
+		Py_DECREF(fdobj);
+		Py_DECREF(key);
+		return raise_gp(rc);
+	}
+	Py_DECREF(fdobj);
+	return key;
+}
+
+static PyObject *
+Selector_unregister(SelectorObject *self, PyObject *fileobj)
+{
+	PyObject *key, *fdobj;
+	int fd;
+
+	if (fileobj_lookup(self, fileobj, &fd) < 0) {
+		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_KeyError, "%R is not registered",
+			             fileobj);
+		}
+		return NULL;
+	}
+	if (!(fdobj = PyLong_FromLong(fd)))
+		return NULL;
+	key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
+	if (!key) {
+		if (!PyErr_Occurred())
+			PyErr_Format(PyExc_KeyError, "%R is not registered",
+			             fileobj);
+		Py_DECREF(fdobj);
+		return NULL;
+	}
+	Py_INCREF(key);
+	if (PyDict_DelItem(self->fd_to_key, fdobj) < 0) {
+		Py_DECREF(key);
+		Py_DECREF(fdobj);
+		return NULL;
+	}
+	Py_DECREF(fdobj);
+	/* Like the stdlib: a descriptor closed before unregister() is fine. */
+	if (self->poller)
+		gp_remove(self->poller, fd);
+	return key;
+}
+
+static PyObject *
+Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"fileobj", "events", "data", NULL};
+	PyObject *fileobj, *events_obj, *data = Py_None, *key, *newkey;
+	PyObject *fdobj;
+	int fd, events, rc, same_events, same_data;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:modify", kwlist,
+	                                 &fileobj, &events_obj, &data))
+		return NULL;
+	if (fileobj_lookup(self, fileobj, &fd) < 0) {
+		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_KeyError, "%R is not registered",
+			             fileobj);
+		}
+		return NULL;
+	}
+	if (!(key = key_of(self, fileobj, fd)))
+		return NULL;
+	if (check_events(events_obj, &events) < 0)
+		return NULL;
+	same_events =
+	        PyLong_AsLong(PyTuple_GET_ITEM(key, 2)) == (long)events;
+	if (same_events) {
+		int ne = PyObject_RichCompareBool(
+		        data, PyTuple_GET_ITEM(key, 3), Py_NE);
+		if (ne < 0)
+			return NULL;
+		same_data = !ne;
+		if (same_data)
+			return Py_NewRef(key);
+	} else if (self->poller) {
+		rc = gp_modify(self->poller, fd, (unsigned)events, NULL);
+		if (rc < 0)
+			return raise_gp(rc);
+	} else {
+		return raise_closed();
+	}
+	newkey = PyObject_CallFunction(self->key_type, "OiiO",
+	                               PyTuple_GET_ITEM(key, 0), fd, events,
+	                               data);
+	if (!newkey)
+		return NULL;
+	if (!(fdobj = PyLong_FromLong(fd)) ||
+	    PyDict_SetItem(self->fd_to_key, fdobj, newkey) < 0) {
+		Py_XDECREF(fdobj);
+		Py_DECREF(newkey);
+		return NULL;
+	}
+	Py_DECREF(fdobj);
+	return newkey;
+}
+
+/* Turns collected events into [(key, events)]. */
+static PyObject *
+events_to_list(SelectorObject *self, const gp_event *evs, int n,
+               PyObject *list)
+{
+	for (int i = 0; i < n; i++) {
+		PyObject *fdobj, *key, *pair;
+		long want;
+		int got;
+
+		if (evs[i].events & GP_NOTIFIED)
+			continue;
+		if (!(fdobj = PyLong_FromLong(evs[i].fd)))
+			return NULL;
+		key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
+		Py_DECREF(fdobj);
+		if (!key) {
+			if (PyErr_Occurred())
+				return NULL;
+			continue; /* unregistered meanwhile */
+		}
+		want = PyLong_AsLong(PyTuple_GET_ITEM(key, 2));
+		got = (int)(evs[i].events & (GP_READ | GP_WRITE) & want);
+		if (!got)
+			continue;
+		pair = Py_BuildValue("(Oi)", key, got);
+		if (!pair || PyList_Append(list, pair) < 0) {
+			Py_XDECREF(pair);
+			return NULL;
+		}
+		Py_DECREF(pair);
+	}
+	return list;
+}
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Collects the finished split wait into list. */
+static PyObject *
+collect_ready(SelectorObject *self, PyObject *list)
+{
+	int n;
+
+	do {
+		n = gp_wait_collect(self->poller, self->evbuf,
+		                    SELECT_MAX_EVENTS);
+		if (n < 0) {
+			self->wstate = WAIT_IDLE;
+			return raise_gp(n);
+		}
+		if (!events_to_list(self, self->evbuf, n, list))
+			return NULL;
+	} while (n == SELECT_MAX_EVENTS);
+	self->wstate = WAIT_IDLE;
+	return list;
+}
+
+static PyObject *
+Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"timeout", NULL};
+	PyObject *timeout_obj = Py_None, *list;
+	int64_t timeout_ns = -1, deadline = 0;
+	int n;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:select", kwlist,
+	                                 &timeout_obj))
+		return NULL;
+	if (timeout_obj != Py_None) {
+		double t = PyFloat_AsDouble(timeout_obj);
+		if (t == -1.0 && PyErr_Occurred())
+			return NULL;
+		if (isnan(t)) {
+			PyErr_SetString(PyExc_ValueError, "Invalid value NaN");
+			return NULL;
+		}
+		if (t <= 0)
+			timeout_ns = 0;
+		else if (t >= 9e9)
+			timeout_ns = -1; /* centuries: as good as forever */
+		else
+			timeout_ns = (int64_t)ceil(t * 1e9);
+	}
+	if (self->closed || !self->poller)
+		return raise_closed();
+	if (!(list = PyList_New(0)))
+		return NULL;
+	if (self->wstate == WAIT_READY) {
+		if (!collect_ready(self, list))
+			Py_CLEAR(list);
+		return list;
+	}
+	if (self->wstate == WAIT_INFLIGHT) {
+		Py_DECREF(list);
+		PyErr_SetString(PyExc_RuntimeError,
+		                "select() while a guest wait is in flight");
+		return NULL;
+	}
+	if (self->guest)
+		timeout_ns = 0;
+	if (timeout_ns > 0)
+		deadline = mono_ns() + timeout_ns;
+
+	for (;;) {
+		gp_poller *p = self->poller;
+		self->in_select++;
+		Py_BEGIN_ALLOW_THREADS n =
+		        gp_wait(p, self->evbuf, SELECT_MAX_EVENTS, timeout_ns);
+		Py_END_ALLOW_THREADS self->in_select--;
+		if (self->closed) {
+			/* close() from another thread while we waited. */
+			release_poller(self);
+			return list;
+		}
+		if (n != GP_EINTR)
+			break;
+		/* PEP 475: run the handlers; retry unless one raised. */
+		if (PyErr_CheckSignals() < 0) {
+			Py_DECREF(list);
+			return NULL;
+		}
+		if (timeout_ns > 0) {
+			timeout_ns = deadline - mono_ns();
+			if (timeout_ns <= 0)
+				timeout_ns = 0;
+		}
+	}
+	if (n < 0) {
+		Py_DECREF(list);
+		return raise_gp(n);
+	}
+	if (!events_to_list(self, self->evbuf, n, list))
+		Py_CLEAR(list);
+	return list;
+}
+
+static PyObject *
+Selector_close(SelectorObject *self, PyObject *unused)
+{
+	self->closed = 1;
+	if (self->fd_to_key)
+		PyDict_Clear(self->fd_to_key);
+	Py_CLEAR(self->ready_callable);
+	self->wstate = WAIT_IDLE;
+	if (self->in_select && self->poller)
+		gp_notify(self->poller); /* select() releases it on return */
+	release_poller(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Selector_get_key(SelectorObject *self, PyObject *fileobj)
+{
+	PyObject *key;
+	int fd;
+
+	if (self->closed) {
+		PyErr_SetString(PyExc_RuntimeError, "Selector is closed");
+		return NULL;
+	}
+	if (fileobj_lookup(self, fileobj, &fd) < 0) {
+		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_KeyError, "%R is not registered",
+			             fileobj);
+		}
+		return NULL;
+	}
+	key = key_of(self, fileobj, fd);
+	return Py_XNewRef(key);
+}
+
+static PyObject *
+Selector_fileno(SelectorObject *self, PyObject *unused)
+{
+	int fd;
+
+	if (self->closed || !self->poller)
+		return raise_closed();
+	fd = gp_poller_fd(self->poller);
+	if (fd == GP_ENOTSUP) {
+		PyObject *io = PyImport_ImportModule("io"), *exc;
+		if (!io)
+			return NULL;
+		exc = PyObject_GetAttrString(io, "UnsupportedOperation");
+		Py_DECREF(io);
+		if (!exc)
+			return NULL;
+		PyErr_Format(exc, "the %s backend has no file descriptor",
+		             gp_poller_backend(self->poller));
+		Py_DECREF(exc);
+		return NULL;
+	}
+	if (fd < 0)
+		return raise_gp(fd);
+	return PyLong_FromLong(fd);
+}
+
+static PyObject *
+Selector_enter(SelectorObject *self, PyObject *unused)
+{
+	return Py_NewRef(self);
+}
+
+static PyObject *
+Selector_exit(SelectorObject *self, PyObject *args)
+{
+	return Selector_close(self, NULL);
+}
+
+/* ---- the guest-mode bridge ------------------------------------------- */
+
+/* Runs on libguestpoll's waiter thread when a split wait finished. */
+static void
+on_ready(void *arg)
+{
+	SelectorObject *self = arg;
+	PyGILState_STATE g;
+	PyObject *fn, *res;
+
+#if PY_VERSION_HEX >= 0x030D0000
+	if (Py_IsFinalizing())
+		return;
+#else
+	if (_Py_IsFinalizing())
+		return;
+#endif
+	g = PyGILState_Ensure();
+	if (!self->closed && self->wstate == WAIT_INFLIGHT) {
+		self->wstate = WAIT_READY;
+		fn = self->ready_callable;
+		self->ready_callable = NULL;
+		if (fn) {
+			res = PyObject_CallNoArgs(fn);
+			if (!res)
+				PyErr_WriteUnraisable(fn);
+			Py_XDECREF(res);
+			Py_DECREF(fn);
+		}
+	}
+	PyGILState_Release(g);
+}
+
+static PyObject *
+Selector_wait_start(SelectorObject *self, PyObject *args)
+{
+	PyObject *timeout_obj, *fn;
+	int64_t timeout_ns = -1;
+	int rc;
+
+	if (!PyArg_ParseTuple(args, "OO:_wait_start", &timeout_obj, &fn))
+		return NULL;
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "callback must be callable");
+		return NULL;
+	}
+	if (timeout_obj != Py_None) {
+		double t = PyFloat_AsDouble(timeout_obj);
+		if (t == -1.0 && PyErr_Occurred())
+			return NULL;
+		timeout_ns = t <= 0     ? 0
+		             : t >= 9e9 ? -1
+		                        : (int64_t)ceil(t * 1e9);
+	}
+	if (self->closed || !self->poller)
+		return raise_closed();
+	if (self->wstate != WAIT_IDLE) {
+		PyErr_SetString(PyExc_RuntimeError,
+		                "a guest wait is already in flight or ready");
+		return NULL;
+	}
+	self->ready_callable = Py_NewRef(fn);
+	self->wstate = WAIT_INFLIGHT;
+	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
+	if (rc < 0) {
+		self->wstate = WAIT_IDLE;
+		Py_CLEAR(self->ready_callable);
+		return raise_gp(rc);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Selector_notify(SelectorObject *self, PyObject *unused)
+{
+	if (self->poller)
+		gp_notify(self->poller);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Selector_get_wait_state(SelectorObject *self, void *closure)
+{
+	static const char *const names[] = {"idle", "inflight", "ready"};
+	return PyUnicode_FromString(names[self->wstate]);
+}
+
+static PyObject *
+Selector_get_backend(SelectorObject *self, void *closure)
+{
+	if (!self->poller)
+		Py_RETURN_NONE;
+	return PyUnicode_FromString(gp_poller_backend(self->poller));
+}
+
+static PyObject *
+Selector_get_closed(SelectorObject *self, void *closure)
+{
+	return PyBool_FromLong(self->closed);
+}
+
+/* ---- type and module -------------------------------------------------- */
+
+static PyMethodDef Selector_methods[] = {
+        {"register", (PyCFunction)(void (*)(void))Selector_register,
+         METH_VARARGS | METH_KEYWORDS,
+         "register(fileobj, events, data=None) -> SelectorKey\n\n"
+         "Start watching fileobj (an int or an object with fileno()) for "
+         "events\n(EVENT_READ | EVENT_WRITE)."},
+        {"unregister", (PyCFunction)Selector_unregister, METH_O,
+         "unregister(fileobj) -> SelectorKey\n\nStop watching fileobj."},
+        {"modify", (PyCFunction)(void (*)(void))Selector_modify,
+         METH_VARARGS | METH_KEYWORDS,
+         "modify(fileobj, events, data=None) -> SelectorKey\n\n"
+         "Change the events or data of a registered file object."},
+        {"select", (PyCFunction)(void (*)(void))Selector_select,
+         METH_VARARGS | METH_KEYWORDS,
+         "select(timeout=None) -> list of (SelectorKey, events)\n\n"
+         "Wait until some registered file objects are ready or the "
+         "timeout\n(seconds; None waits forever, <= 0 polls) expires."},
+        {"close", (PyCFunction)Selector_close, METH_NOARGS,
+         "close()\n\nRelease the poller; the selector is unusable "
+         "afterwards."},
+        {"get_key", (PyCFunction)Selector_get_key, METH_O,
+         "get_key(fileobj) -> SelectorKey"},
+        {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
+         "fileno() -> int\n\nThe backend's own descriptor (epoll)."},
+        {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
+        {"__exit__", (PyCFunction)Selector_exit, METH_VARARGS, NULL},
+        {"_wait_start", (PyCFunction)Selector_wait_start, METH_VARARGS,
+         "_wait_start(timeout, callback)\n\nGuest mode: hand the kernel "
+         "wait to the waiter thread, which\ncalls callback() (holding the "
+         "GIL, on that thread) when it ends.\nThe next select() returns "
+         "that wait's events without blocking."},
+        {"_notify", (PyCFunction)Selector_notify, METH_NOARGS,
+         "_notify()\n\nEnd the current or next wait early.  Thread-safe."},
+        {NULL, NULL, 0, NULL}};
+
+static PyMemberDef Selector_members[] = {
+        {"_fd_to_key", T_OBJECT, offsetof(SelectorObject, fd_to_key),
+         READONLY, "dict: fd -> SelectorKey (read-only view of the state)"},
+        {"_guest", T_INT, offsetof(SelectorObject, guest), 0,
+         "guest mode: select() never blocks"},
+        {"__weaklistoffset__", T_PYSSIZET,
+         offsetof(SelectorObject, weakreflist), READONLY, NULL},
+        {NULL, 0, 0, 0, NULL}};
+
+static PyGetSetDef Selector_getset[] = {
+        {"backend", (getter)Selector_get_backend, NULL,
+         "name of the libguestpoll backend (None once closed)", NULL},
+        {"closed", (getter)Selector_get_closed, NULL, "True once closed",
+         NULL},
+        {"_wait_state", (getter)Selector_get_wait_state, NULL,
+         "'idle', 'inflight' or 'ready'", NULL},
+        {NULL, NULL, NULL, NULL, NULL}};
+
+static PyType_Slot Selector_slots[] = {
+        {Py_tp_doc, "Selector(*, backend=None)\n\n"
+                    "A selectors.BaseSelector over libguestpoll (epoll or "
+                    "poll).\nbackend names one; by default the "
+                    "GUESTPOLL_BACKEND environment\nvariable or the best "
+                    "the platform has."},
+        {Py_tp_new, Selector_new},
+        {Py_tp_dealloc, Selector_dealloc},
+        {Py_tp_traverse, Selector_traverse},
+        {Py_tp_clear, Selector_clear},
+        {Py_tp_methods, Selector_methods},
+        {Py_tp_members, Selector_members},
+        {Py_tp_getset, Selector_getset},
+        {0, NULL}};
+
+static PyType_Spec Selector_spec = {
+        .name = "guestpoll._guestpoll.Selector",
+        .basicsize = sizeof(SelectorObject),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE |
+                 Py_TPFLAGS_HAVE_GC,
+        .slots = Selector_slots,
+};
+
+static int
+module_exec(PyObject *m)
+{
+	modstate *st = PyModule_GetState(m);
+	PyObject *selectors, *type;
+
+	selectors = PyImport_ImportModule("selectors");
+	if (!selectors)
+		return -1;
+	st->SelectorKey = PyObject_GetAttrString(selectors, "SelectorKey");
+	Py_DECREF(selectors);
+	if (!st->SelectorKey)
+		return -1;
+	type = PyType_FromModuleAndSpec(m, &Selector_spec, NULL);
+	if (!type)
+		return -1;
+	if (PyModule_AddObject(m, "Selector", type) < 0) {
+		Py_DECREF(type);
+		return -1;
+	}
+	if (PyModule_AddStringConstant(m, "libguestpoll_version",
+	                               gp_version()) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+	modstate *st = PyModule_GetState(m);
+	Py_VISIT(st->SelectorKey);
+	return 0;
+}
+
+static int
+module_clear(PyObject *m)
+{
+	modstate *st = PyModule_GetState(m);
+	Py_CLEAR(st->SelectorKey);
+	return 0;
+}
+
+static void
+module_free(void *m)
+{
+	module_clear(m);
+}
+
+static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec},
+                                          {0, NULL}};
+
+static struct PyModuleDef module_def = {
+        PyModuleDef_HEAD_INIT,
+        .m_name = "guestpoll._guestpoll",
+        .m_doc = "C core of guestpoll: a selectors.BaseSelector over "
+                 "libguestpoll.",
+        .m_size = sizeof(modstate),
+        .m_slots = module_slots,
+        .m_traverse = module_traverse,
+        .m_clear = module_clear,
+        .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__guestpoll(void);
+
+PyMODINIT_FUNC
+PyInit__guestpoll(void)
+{
+	return PyModuleDef_Init(&module_def);
+}

@@ -1,0 +1,76 @@
+"""guestpoll: asyncio's selector over libguestpoll, for running asyncio
+inside another event loop.
+
+``guestpoll.Selector`` is a :class:`selectors.BaseSelector` implemented in C
+over libguestpoll (epoll on Linux, poll() elsewhere).  It is a drop-in for
+:class:`selectors.EpollSelector`::
+
+    loop = asyncio.SelectorEventLoop(guestpoll.Selector())
+
+Its kernel wait can also run on libguestpoll's own waiter thread, which is
+what :func:`start_guest_run` builds on: it runs ``asyncio.run(coro)`` as a
+guest inside another event loop (Trio, Qt, Tk, GLib, ...), with the same
+signature and behaviour as ``aioguest.start_guest_run``.
+"""
+
+from __future__ import annotations
+
+import abc
+import selectors
+from collections.abc import Iterator, Mapping
+
+from ._guestpoll import Selector as _CSelector
+from ._guestpoll import libguestpoll_version
+
+__all__ = ["Selector", "libguestpoll_version", "start_guest_run"]
+
+
+class _SelectorMapping(Mapping):
+    """Read-only mapping of registered file objects to their keys."""
+
+    __slots__ = ("_selector",)
+
+    def __init__(self, selector: Selector) -> None:
+        self._selector = selector
+
+    def __len__(self) -> int:
+        return len(self._selector._fd_to_key)
+
+    def __getitem__(self, fileobj: selectors._FileObject) -> selectors.SelectorKey:
+        try:
+            return self._selector.get_key(fileobj)
+        except (KeyError, RuntimeError):
+            raise KeyError(f"{fileobj!r} is not registered") from None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._selector._fd_to_key)
+
+
+class Selector(_CSelector):
+    """A :class:`selectors.BaseSelector` over libguestpoll.
+
+    ``Selector(*, backend=None)``: *backend* is ``"epoll"`` or ``"poll"``;
+    by default the ``GUESTPOLL_BACKEND`` environment variable decides, else
+    the best backend of the platform.  The attribute ``backend`` names the
+    one in use.
+
+    Registration methods may be called from any thread, also while another
+    thread is blocked in :meth:`select`; a descriptor registered then is seen
+    by that wait.  At most 1024 events are returned per :meth:`select` call;
+    more ready descriptors are returned by the following calls.
+    """
+
+    __slots__ = ()
+
+    def get_map(self) -> Mapping[selectors._FileObject, selectors.SelectorKey] | None:
+        """Return a read-only mapping of file objects to keys, or None
+        once the selector is closed."""
+        if self.closed:
+            return None
+        return _SelectorMapping(self)
+
+
+# BaseSelector.register is the selector method, so call ABCMeta's directly.
+abc.ABCMeta.register(selectors.BaseSelector, Selector)
+
+from ._guest import start_guest_run  # noqa: E402  (needs Selector above)

@@ -1,0 +1,471 @@
+"""asyncio guest mode: an asyncio run inside another event loop, no greenlet.
+
+The host loop runs *ticks*.  A tick makes one asyncio loop iteration
+(``_run_once``) whose ``select()`` never blocks: it returns the events a
+finished background wait collected, or polls with a zero timeout.  When the
+loop then has nothing to do before some timeout, the tick hands the kernel
+wait, with that timeout, to libguestpoll's waiter thread and returns to the
+host; the waiter's ready callback asks the host to run the next tick with
+``run_sync_soon_threadsafe``.  At any moment exactly one of these holds: a
+tick is running or scheduled, or one wait is in flight.
+
+``asyncio.run``'s life cycle (main task; cancel the rest; shut down async
+generators; shut down the default executor; close) is written as a generator
+that yields the awaitables to run to completion, one "phase" each; a phase
+is what ``loop.run_until_complete`` would do, spread over ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import signal
+import sys
+import threading
+from asyncio import base_events, constants, coroutines, events, exceptions
+from asyncio import futures, selector_events, tasks
+from typing import Any, Callable, Coroutine, Generator, Optional
+
+import outcome
+
+from . import Selector
+
+__all__ = ["start_guest_run"]
+
+_HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
+_RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
+_EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
+
+# One subclass per loop class, made on first use (see _guest_class).
+_guest_classes: dict[type, type] = {}
+
+
+def _guest_class(cls: type) -> type:
+    """A subclass of the loop's class whose call_soon / call_at / stop wake
+    the background wait, so that work the host makes due runs promptly.
+    It is swapped in as the loop's ``__class__`` for the run."""
+    try:
+        return _guest_classes[cls]
+    except KeyError:
+        pass
+
+    class GuestLoop(cls):  # type: ignore[valid-type, misc]
+        _guestpoll_waiting = False
+
+        def _guestpoll_wake(self) -> None:
+            # Once per wait: the tick that follows recomputes everything.
+            self._guestpoll_waiting = False
+            self._selector._notify()
+
+        def call_soon(self, callback, *args, context=None):  # type: ignore[no-untyped-def]
+            handle = super().call_soon(callback, *args, context=context)
+            if self._guestpoll_waiting:
+                self._guestpoll_wake()
+            return handle
+
+        def call_at(self, when, callback, *args, context=None):  # type: ignore[no-untyped-def]
+            handle = super().call_at(when, callback, *args, context=context)
+            if self._guestpoll_waiting:
+                self._guestpoll_wake()
+            return handle
+
+        def stop(self) -> None:
+            super().stop()
+            if self._guestpoll_waiting:
+                self._guestpoll_wake()
+
+    GuestLoop.__name__ = cls.__name__
+    GuestLoop.__qualname__ = cls.__qualname__
+    GuestLoop.__module__ = cls.__module__
+    _guest_classes[cls] = GuestLoop
+    return GuestLoop
+
+
+def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
+    """Creates the guest loop and makes it steerable, or raises
+    RuntimeError saying why it cannot be a guest."""
+    if loop_factory is None:
+        return asyncio.SelectorEventLoop(Selector())
+    loop = loop_factory()
+    why = None
+    if not isinstance(loop, base_events.BaseEventLoop):
+        why = (
+            "it is not an asyncio.BaseEventLoop; compiled loops such as "
+            "uvloop cannot be run one iteration at a time"
+        )
+    elif not isinstance(loop, selector_events.BaseSelectorEventLoop):
+        why = "only selector event loops can be guests (not proactor loops)"
+    elif not _HAS_RUN_FOREVER_SETUP and (
+        type(loop).run_forever is not base_events.BaseEventLoop.run_forever
+    ):
+        why = "its class overrides run_forever(), which guest mode bypasses"
+    if why is not None:
+        close = getattr(loop, "close", None)
+        if callable(close):
+            close()
+        raise RuntimeError(
+            f"start_guest_run(): the loop {type(loop).__name__} cannot be a guest: {why}"
+        )
+    old = loop._selector
+    if not isinstance(old, Selector):
+        # Carry the registrations (the self-pipe at least) over.
+        new = Selector()
+        try:
+            for key in list(old.get_map().values()):
+                new.register(key.fileobj, key.events, key.data)
+        except BaseException:
+            new.close()
+            loop.close()
+            raise
+        old.close()
+        loop._selector = new
+    return loop
+
+
+class _GuestRun:
+    """The state of one guest run.  Only the host's pending callbacks and
+    the waiter thread's ready callback refer to it."""
+
+    def __init__(
+        self,
+        run_sync_soon_threadsafe: Callable[[Callable[[], None]], object],
+        run_sync_soon_not_threadsafe: Callable[[Callable[[], None]], object],
+        done_callback: Callable[[outcome.Outcome], object],
+    ) -> None:
+        self._soon = run_sync_soon_not_threadsafe
+        self._done_callback = done_callback
+        # Handed to the waiter thread: it runs (with the GIL) when the
+        # background wait ends and queues the next tick in the host.
+        self._wakeup = functools.partial(run_sync_soon_threadsafe, self._tick)
+        self._loop: Any = None
+        self._selector: Any = None
+        self._orig_class: Optional[type] = None
+        self._gen: Optional[Generator[Any, Any, Any]] = None
+        self._phase: Optional[tuple[futures.Future, bool]] = None
+        self._in_tick = False
+        self._finished = False
+        self._set_event_loop = False
+        self._wakeup_fd: Optional[int] = None
+        self._interrupt_count = 0
+        self.main_task: Optional[tasks.Task] = None
+
+    # ---- start -------------------------------------------------------------
+
+    def start(self, coro: Coroutine[Any, Any, Any], debug: Optional[bool], loop_factory: Any) -> None:
+        loop = _make_loop(loop_factory)
+        try:
+            self._loop = loop
+            self._selector = loop._selector
+            if loop_factory is None:
+                events.set_event_loop(loop)
+                self._set_event_loop = True
+            if debug is not None:
+                loop.set_debug(debug)
+            self._selector._guest = 1
+            self._orig_class = type(loop)
+            loop.__class__ = _guest_class(type(loop))
+            if threading.current_thread() is threading.main_thread():
+                # asyncio's signal handling replaces the wakeup fd; the
+                # host's is put back when the run ends.
+                self._wakeup_fd = signal.set_wakeup_fd(-1)
+                signal.set_wakeup_fd(self._wakeup_fd)
+            context = None
+            if sys.version_info >= (3, 11):
+                import contextvars
+
+                context = contextvars.copy_context()
+            self._gen = self._lifecycle(coro, context)
+            first = self._gen.send(None)
+        except BaseException:
+            coro.close()
+            self._restore()
+            if not loop.is_closed():
+                loop.close()
+            raise
+        self._begin_phase(first)
+        self._soon(self._tick)
+
+    # ---- the life cycle ------------------------------------------------
+
+    def _lifecycle(self, coro: Coroutine[Any, Any, Any], context: Any) -> Generator[Any, Any, Any]:
+        """asyncio.run(), with each run_until_complete(x) written as
+        ``yield x`` (the driver sends back x's result or throws its error)."""
+        loop = self._loop
+        try:
+            if context is not None:
+                task = loop.create_task(coro, context=context)
+            else:
+                task = loop.create_task(coro)
+            self.main_task = task
+            sigint = self._install_sigint(task)
+            self._interrupt_count = 0
+            try:
+                return (yield task)
+            except exceptions.CancelledError:
+                if self._interrupt_count > 0:
+                    uncancel = getattr(task, "uncancel", None)
+                    if uncancel is not None and uncancel() == 0:
+                        raise KeyboardInterrupt() from None
+                raise
+            finally:
+                if sigint is not None and signal.getsignal(signal.SIGINT) is sigint:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+        finally:
+            try:
+                yield from self._cancel_all_tasks()
+                yield loop.shutdown_asyncgens()
+                if _EXECUTOR_TIMEOUT:
+                    yield loop.shutdown_default_executor(constants.THREAD_JOIN_TIMEOUT)
+                else:
+                    yield loop.shutdown_default_executor()
+            finally:
+                if self._set_event_loop:
+                    events.set_event_loop(None)
+                loop.close()
+
+    def _cancel_all_tasks(self) -> Generator[Any, Any, None]:
+        loop = self._loop
+        pending = tasks.all_tasks(loop)
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        yield tasks.gather(*pending, return_exceptions=True)
+        for task in pending:
+            if task.cancelled():
+                continue
+            if task.exception() is not None:
+                loop.call_exception_handler(
+                    {
+                        "message": "unhandled exception during asyncio.run() shutdown",
+                        "exception": task.exception(),
+                        "task": task,
+                    }
+                )
+
+    def _install_sigint(self, task: tasks.Task) -> Any:
+        """asyncio.Runner's Ctrl-C handling (3.11+): the first cancels the
+        main task, the second raises KeyboardInterrupt."""
+        if not (
+            _RUNNER_SIGINT
+            and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            return None
+        handler = functools.partial(self._on_sigint, main_task=task)
+        try:
+            signal.signal(signal.SIGINT, handler)
+        except ValueError:
+            return None
+        return handler
+
+    def _on_sigint(self, signum: int, frame: Any, main_task: tasks.Task) -> None:
+        self._interrupt_count += 1
+        if self._interrupt_count == 1 and not main_task.done():
+            main_task.cancel()
+            self._loop.call_soon_threadsafe(lambda: None)
+            return
+        raise KeyboardInterrupt()
+
+    # ---- phases: run_until_complete spread over ticks ---------------------
+
+    def _begin_phase(self, awaitable: Any) -> None:
+        loop = self._loop
+        while True:
+            try:
+                new_task = not futures.isfuture(awaitable)
+                fut = tasks.ensure_future(awaitable, loop=loop)
+                if new_task:
+                    fut._log_destroy_pending = False
+                fut.add_done_callback(base_events._run_until_complete_cb)
+                self._phase = (fut, new_task)
+                self._keep_hooks(self._run_forever_setup)
+                return
+            except BaseException as exc:
+                self._phase = None
+                awaitable = self._advance(outcome.Error(exc))
+                if awaitable is None:
+                    return
+
+    def _run_forever_setup(self) -> None:
+        loop = self._loop
+        if _HAS_RUN_FOREVER_SETUP:
+            loop._run_forever_setup()
+            return
+        loop._check_closed()
+        loop._check_running()
+        loop._set_coroutine_origin_tracking(loop._debug)
+        loop._thread_id = threading.get_ident()
+        events._set_running_loop(loop)
+
+    def _run_forever_cleanup(self) -> None:
+        loop = self._loop
+        if _HAS_RUN_FOREVER_SETUP:
+            loop._run_forever_cleanup()
+            return
+        loop._stopping = False
+        loop._thread_id = None
+        events._set_running_loop(None)
+        loop._set_coroutine_origin_tracking(False)
+
+    @staticmethod
+    def _keep_hooks(fn: Callable[[], None]) -> None:
+        # Async generator hooks belong to whoever runs: the tick installs
+        # the loop's and puts the host's back, so setup/cleanup must not
+        # leave the loop's installed outside a tick.
+        hooks = sys.get_asyncgen_hooks()
+        try:
+            fn()
+        finally:
+            sys.set_asyncgen_hooks(*hooks)
+
+    def _end_phase(self, exc: Optional[BaseException]) -> None:
+        assert self._phase is not None
+        fut, new_task = self._phase
+        self._phase = None
+        try:
+            self._keep_hooks(self._run_forever_cleanup)
+        finally:
+            fut.remove_done_callback(base_events._run_until_complete_cb)
+        if exc is not None:
+            if new_task and fut.done() and not fut.cancelled():
+                fut.exception()  # consumed, as run_until_complete does
+            result: outcome.Outcome = outcome.Error(exc)
+        elif not fut.done():
+            result = outcome.Error(RuntimeError("Event loop stopped before Future completed."))
+        else:
+            result = outcome.capture(fut.result)
+        awaitable = self._advance(result)
+        if awaitable is not None:
+            self._begin_phase(awaitable)
+
+    def _advance(self, result: outcome.Outcome) -> Any:
+        """Feeds a phase's outcome to the life cycle; returns the next
+        awaitable, or None once the run is over."""
+        assert self._gen is not None
+        try:
+            return result.send(self._gen)
+        except StopIteration as stop:
+            self._finish(outcome.Value(stop.value))
+        except BaseException as exc:
+            self._finish(outcome.Error(exc))
+        return None
+
+    # ---- ticks --------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self._finished or self._in_tick:
+            # A tick is scheduled or running already (a host loop re-entered
+            # from inside a callback); that one carries on.
+            return
+        self._in_tick = True
+        loop = self._loop
+        loop._guestpoll_waiting = False
+        hooks = sys.get_asyncgen_hooks()
+        sniffio = sys.modules.get("sniffio")
+        sniffio_name = None
+        if sniffio is not None:
+            sniffio_name = getattr(sniffio.thread_local, "name", None)
+            sniffio.thread_local.name = "asyncio"
+        sys.set_asyncgen_hooks(
+            firstiter=loop._asyncgen_firstiter_hook,
+            finalizer=loop._asyncgen_finalizer_hook,
+        )
+        try:
+            try:
+                loop._run_once()
+            except BaseException as exc:
+                self._end_phase(exc)
+            else:
+                if loop._stopping:
+                    self._end_phase(None)
+            if not self._finished:
+                self._schedule()
+        finally:
+            sys.set_asyncgen_hooks(*hooks)
+            if sniffio is not None:
+                sniffio.thread_local.name = sniffio_name
+            self._in_tick = False
+
+    def _schedule(self) -> None:
+        """Queues the next tick now, or hands the wait to the waiter."""
+        loop = self._loop
+        if loop._ready or loop._stopping:
+            timeout: Optional[float] = 0
+        elif loop._scheduled:
+            timeout = loop._scheduled[0]._when - loop.time()
+            timeout = min(max(0.0, timeout), base_events.MAXIMUM_SELECT_TIMEOUT)
+        else:
+            timeout = None
+        if timeout == 0:
+            self._soon(self._tick)
+            return
+        loop._guestpoll_waiting = True
+        try:
+            self._selector._wait_start(timeout, self._wakeup)
+        except BaseException:
+            loop._guestpoll_waiting = False
+            raise
+
+    # ---- the end --------------------------------------------------------
+
+    def _restore(self) -> None:
+        loop = self._loop
+        if loop is not None and self._orig_class is not None:
+            loop.__class__ = self._orig_class
+            self._orig_class = None
+        if self._wakeup_fd is not None:
+            try:
+                signal.set_wakeup_fd(self._wakeup_fd, warn_on_full_buffer=False)
+            except ValueError:
+                pass
+            self._wakeup_fd = None
+
+    def _finish(self, result: outcome.Outcome) -> None:
+        self._finished = True
+        self._gen = None
+        self._restore()
+        self._done_callback(result)
+
+
+def start_guest_run(
+    coro: Coroutine[Any, Any, Any],
+    *,
+    run_sync_soon_threadsafe: Callable[[Callable[[], None]], object],
+    done_callback: Callable[[outcome.Outcome], object],
+    run_sync_soon_not_threadsafe: Optional[Callable[[Callable[[], None]], object]] = None,
+    debug: Optional[bool] = None,
+    loop_factory: Optional[Callable[[], Any]] = None,
+) -> Optional[tasks.Task]:
+    """Start ``asyncio.run(coro)`` as a guest of the running host loop.
+
+    The host provides *run_sync_soon_threadsafe(fn)*, which must arrange for
+    ``fn()`` to be called soon on the host thread and may be called from any
+    thread, and optionally *run_sync_soon_not_threadsafe(fn)*, the same from
+    the host thread only (often cheaper).  When the run is over,
+    *done_callback* is called on the host thread with an
+    :class:`outcome.Value` holding ``coro``'s result or an
+    :class:`outcome.Error` holding the exception.
+
+    *debug* is passed to the loop's ``set_debug``; *loop_factory*, a callable
+    making the event loop (any :class:`asyncio.SelectorEventLoop`; its
+    selector is replaced by a :class:`guestpoll.Selector`).
+
+    Returns the main :class:`asyncio.Task`, which wraps *coro*, mostly for
+    cancelling it.  The run is not over when that task is: remaining tasks,
+    async generators and the default executor are shut down afterwards.
+    Errors noticed before the run starts (a non-coroutine, a running event
+    loop in this thread, a loop that cannot be a guest) are raised here.
+    """
+    if not coroutines.iscoroutine(coro):
+        raise ValueError(f"a coroutine was expected, got {coro!r}")
+    if events._get_running_loop() is not None:
+        coro.close()
+        raise RuntimeError("start_guest_run() cannot be called from a running event loop")
+    run = _GuestRun(
+        run_sync_soon_threadsafe,
+        run_sync_soon_not_threadsafe or run_sync_soon_threadsafe,
+        done_callback,
+    )
+    run.start(coro, debug, loop_factory)
+    return run.main_task

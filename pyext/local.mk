@@ -1,0 +1,31 @@
+## The CPython extension and the guestpoll package (built when configure
+## found a Python >= 3.10 with headers; PYTHON=... selects it).
+EXTRA_DIST += pyext/guestpoll/__init__.pyi \
+	pyext/guestpoll/py.typed tests/py/run-pytest.sh
+
+# make distcheck must not install into the real site-packages.
+AM_DISTCHECK_CONFIGURE_FLAGS = --with-python-sitedir=$$dc_install_base/python
+
+if HAVE_PYTHON
+pkgpyexec_LTLIBRARIES = pyext/_guestpoll.la
+pyext__guestpoll_la_SOURCES = pyext/_guestpoll.c
+pyext__guestpoll_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
+# Python's headers trip -Wstrict-prototypes/-Wmissing-prototypes in places;
+# the module init function must be exported despite -fvisibility=hidden.
+pyext__guestpoll_la_CFLAGS = $(AM_CFLAGS)
+pyext__guestpoll_la_LDFLAGS = -module -avoid-version -shared -rpath $(pkgpyexecdir)
+pyext__guestpoll_la_LIBADD = libguestpoll_core.la
+
+pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py
+dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed
+
+# libtool's .la file means nothing to Python.
+install-exec-hook:
+	rm -f $(DESTDIR)$(pkgpyexecdir)/_guestpoll.la
+
+TESTS += tests/py/run-pytest.sh
+AM_TESTS_ENVIRONMENT = \
+	PYTHON='$(PYTHON)'; export PYTHON; \
+	GP_SRCDIR='$(abs_top_srcdir)'; export GP_SRCDIR; \
+	GP_BUILDDIR='$(abs_top_builddir)'; export GP_BUILDDIR;
+endif
