@@ -612,8 +612,11 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 
 	p->raw_n = p->raw_pos = 0;
 	p->raw_notified = 0;
-	if (timeout_ns > 0)
-		deadline = now_ns() + timeout_ns;
+	if (timeout_ns > 0) {
+		int64_t now = now_ns();
+		deadline = timeout_ns > INT64_MAX - now ? INT64_MAX
+		                                         : now + timeout_ns;
+	}
 	if (atomic_load_explicit(&p->notified, memory_order_relaxed) &&
 	    atomic_exchange(&p->notified, 0)) {
 		notified = 1;
