@@ -18,13 +18,13 @@ extern "C" {
 
 /* ---- version ---------------------------------------------------------- */
 
-#define GUESTPOLL_VERSION_MAJOR 0
-#define GUESTPOLL_VERSION_MINOR 1
-#define GUESTPOLL_VERSION_PATCH 0
+#define GUESTPOLL_VERSION_MAJOR  0
+#define GUESTPOLL_VERSION_MINOR  1
+#define GUESTPOLL_VERSION_PATCH  0
 #define GUESTPOLL_VERSION_STRING "0.1.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
-#define GUESTPOLL_VERSION_NUMBER                                              \
-	(GUESTPOLL_VERSION_MAJOR * 10000 + GUESTPOLL_VERSION_MINOR * 100 +    \
+#define GUESTPOLL_VERSION_NUMBER                                               \
+	(GUESTPOLL_VERSION_MAJOR * 10000 + GUESTPOLL_VERSION_MINOR * 100 +     \
 	 GUESTPOLL_VERSION_PATCH)
 
 #if defined(_WIN32) && !defined(GP_STATIC)
@@ -45,7 +45,7 @@ extern "C" {
  * SOCKET on Windows.  GP_INVALID_FD is never a valid descriptor. */
 #ifdef _WIN32
 typedef uintptr_t gp_fd_t;
-#define GP_INVALID_FD ((gp_fd_t)~(uintptr_t)0)
+#define GP_INVALID_FD ((gp_fd_t) ~(uintptr_t)0)
 #else
 typedef int gp_fd_t;
 #define GP_INVALID_FD (-1)
@@ -54,19 +54,22 @@ typedef int gp_fd_t;
 /* ---- event and mode bits ---------------------------------------------- */
 
 /* Interest (gp_add, gp_modify) and result (gp_event.events) bits. */
-#define GP_READ 0x01u  /* readable; also set with GP_HUP on a read side */
+#define GP_READ  0x01u /* readable */
 #define GP_WRITE 0x02u /* writable */
-/* Result-only bits: always reported, never requested. */
-#define GP_HUP 0x04u      /* hang-up: the peer closed, or the pipe end died */
-#define GP_ERR 0x08u      /* an error is pending on the descriptor */
-#define GP_NOTIFIED 0x10u /* a record made by gp_notify(), fd is GP_INVALID_FD */
+/* Result-only bits: always reported, never requested.  GP_HUP also sets
+ * GP_READ, GP_ERR also sets GP_READ and GP_WRITE, as far as the interest
+ * holds them: the next read or write would not block.  GP_NOTIFIED marks
+ * the record of a gp_notify(); its fd is GP_INVALID_FD. */
+#define GP_HUP      0x04u /* hang-up: the peer closed, or the pipe end died */
+#define GP_ERR      0x08u /* an error is pending on the descriptor */
+#define GP_NOTIFIED 0x10u /* gp_notify() was called */
 
 /* Mode bits, or-ed into the interest of gp_add and gp_modify.  The default
  * is level-triggered.  GP_ONESHOT: reported once, then disarmed until the
  * next gp_modify.  GP_EDGE: reported when readiness changes (epoll; other
  * backends refuse it with GP_ENOTSUP).  Both may be combined. */
 #define GP_ONESHOT 0x100u
-#define GP_EDGE 0x200u
+#define GP_EDGE    0x200u
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -103,7 +106,7 @@ enum gp_backend {
 #define GP_FLAG_NOENV 0x1u /* ignore the GUESTPOLL_BACKEND variable */
 
 typedef struct gp_options {
-	int backend;    /* enum gp_backend; DEFAULT consults GUESTPOLL_BACKEND */
+	int backend; /* enum gp_backend; DEFAULT consults GUESTPOLL_BACKEND */
 	int max_events; /* kernel events gathered per wait, > 0 (default 256) */
 	unsigned flags; /* GP_FLAG_* */
 } gp_options;
@@ -121,9 +124,10 @@ typedef struct gp_poller gp_poller;
 
 /* One delivered event. */
 typedef struct gp_event {
-	void *data;      /* the pointer given to gp_add / gp_modify */
-	gp_fd_t fd;      /* the descriptor, or GP_INVALID_FD for GP_NOTIFIED */
-	unsigned events; /* GP_READ | GP_WRITE | GP_HUP | GP_ERR | GP_NOTIFIED */
+	void *data; /* the pointer given to gp_add / gp_modify */
+	gp_fd_t fd; /* the descriptor, or GP_INVALID_FD for GP_NOTIFIED */
+	unsigned
+	        events; /* GP_READ | GP_WRITE | GP_HUP | GP_ERR | GP_NOTIFIED */
 } gp_event;
 
 GP_API int gp_poller_new(gp_poller **out, const gp_options *opts);
@@ -157,8 +161,8 @@ GP_API int gp_wait_collect(gp_poller *p, gp_event *out, int max);
 
 /* ---- version ---------------------------------------------------------- */
 
-GP_API const char *gp_version(void);    /* GUESTPOLL_VERSION_STRING */
-GP_API int gp_version_number(void);     /* GUESTPOLL_VERSION_NUMBER */
+GP_API const char *gp_version(void); /* GUESTPOLL_VERSION_STRING */
+GP_API int gp_version_number(void);  /* GUESTPOLL_VERSION_NUMBER */
 
 #ifdef __cplusplus
 }

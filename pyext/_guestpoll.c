@@ -23,7 +23,7 @@
  * reported by the following select() calls. */
 #define SELECT_MAX_EVENTS 1024
 
-#define EVENT_READ 1 /* selectors.EVENT_READ */
+#define EVENT_READ  1 /* selectors.EVENT_READ */
 #define EVENT_WRITE 2
 
 typedef struct {
@@ -35,14 +35,13 @@ static struct PyModuleDef module_def;
 enum wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
 
 typedef struct {
-	PyObject_HEAD
-	gp_poller *poller;   /* NULL once closed and released */
-	PyObject *fd_to_key; /* dict: int fd -> SelectorKey */
-	PyObject *key_type;  /* selectors.SelectorKey */
+	PyObject_HEAD gp_poller *poller; /* NULL once closed and released */
+	PyObject *fd_to_key;             /* dict: int fd -> SelectorKey */
+	PyObject *key_type;              /* selectors.SelectorKey */
 	gp_event *evbuf;
 	int closed;
-	int in_select;         /* threads inside select() with the GIL off */
-	enum wait_state wstate; /* split wait, owned by the GIL holder */
+	int in_select;            /* threads inside select() with the GIL off */
+	enum wait_state wstate;   /* split wait, owned by the GIL holder */
 	PyObject *ready_callable; /* held while a split wait is in flight */
 	int guest;                /* select() never blocks */
 	PyObject *weakreflist;
@@ -125,7 +124,8 @@ fileobj_to_fd(PyObject *fileobj, int *fd_out)
 			    PyErr_ExceptionMatches(PyExc_ValueError)) {
 				PyErr_Clear();
 				PyErr_Format(PyExc_ValueError,
-				             "Invalid file object: %R", fileobj);
+				             "Invalid file object: %R",
+				             fileobj);
 			}
 			return -1;
 		}
@@ -166,7 +166,8 @@ fileobj_lookup(SelectorObject *self, PyObject *fileobj, int *fd_out)
 	while (PyDict_Next(self->fd_to_key, &pos, NULL, &value)) {
 		if (PyTuple_GET_ITEM(value, 0) == fileobj) {
 			PyErr_Clear();
-			*fd_out = (int)PyLong_AsLong(PyTuple_GET_ITEM(value, 1));
+			*fd_out =
+			        (int)PyLong_AsLong(PyTuple_GET_ITEM(value, 1));
 			return 0;
 		}
 	}
@@ -186,7 +187,8 @@ check_events(PyObject *events_obj, int *events)
 		ev = 0;
 	}
 	if (!ev || (ev & ~(long)(EVENT_READ | EVENT_WRITE))) {
-		PyErr_Format(PyExc_ValueError, "Invalid events: %R", events_obj);
+		PyErr_Format(PyExc_ValueError, "Invalid events: %R",
+		             events_obj);
 		return -1;
 	}
 	*events = (int)ev;
@@ -247,7 +249,8 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 			st = PyModule_GetState(mod);
 	}
 	if (!st) {
-		PyErr_SetString(PyExc_TypeError, "not a guestpoll Selector type");
+		PyErr_SetString(PyExc_TypeError,
+		                "not a guestpoll Selector type");
 		return NULL;
 	}
 	gp_options_init(&opts);
@@ -277,10 +280,10 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	if (rc < 0) {
 		Py_DECREF(self);
 		if (rc == GP_ENOTSUP || rc == GP_EINVAL)
-			return PyErr_Format(
-			        PyExc_ValueError, "backend %s: %s",
-			        backend ? backend : "(GUESTPOLL_BACKEND)",
-			        gp_strerror(rc));
+			return PyErr_Format(PyExc_ValueError, "backend %s: %s",
+			                    backend ? backend
+			                            : "(GUESTPOLL_BACKEND)",
+			                    gp_strerror(rc));
 		return raise_gp(rc);
 	}
 	return (PyObject *)self;
@@ -351,8 +354,8 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 		Py_DECREF(fdobj);
 		return raise_closed();
 	}
-	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd,
-	                            events, data);
+	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd, events,
+	                            data);
 	if (!key || PyDict_SetItem(self->fd_to_key, fdobj, key) < 0) {
 		Py_XDECREF(key);
 		Py_DECREF(fdobj);
@@ -429,8 +432,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 		return NULL;
 	if (check_events(events_obj, &events) < 0)
 		return NULL;
-	same_events =
-	        PyLong_AsLong(PyTuple_GET_ITEM(key, 2)) == (long)events;
+	same_events = PyLong_AsLong(PyTuple_GET_ITEM(key, 2)) == (long)events;
 	if (same_events) {
 		int ne = PyObject_RichCompareBool(
 		        data, PyTuple_GET_ITEM(key, 3), Py_NE);
@@ -463,8 +465,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 
 /* Turns collected events into [(key, events)]. */
 static PyObject *
-events_to_list(SelectorObject *self, const gp_event *evs, int n,
-               PyObject *list)
+events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list)
 {
 	for (int i = 0; i < n; i++) {
 		PyObject *fdobj, *key, *pair;
@@ -816,8 +817,8 @@ static PyMethodDef Selector_methods[] = {
         {NULL, NULL, 0, NULL}};
 
 static PyMemberDef Selector_members[] = {
-        {"_fd_to_key", T_OBJECT, offsetof(SelectorObject, fd_to_key),
-         READONLY, "dict: fd -> SelectorKey (read-only view of the state)"},
+        {"_fd_to_key", T_OBJECT, offsetof(SelectorObject, fd_to_key), READONLY,
+         "dict: fd -> SelectorKey (read-only view of the state)"},
         {"_guest", T_INT, offsetof(SelectorObject, guest), 0,
          "guest mode: select() never blocks"},
         {"__weaklistoffset__", T_PYSSIZET,
@@ -827,8 +828,7 @@ static PyMemberDef Selector_members[] = {
 static PyGetSetDef Selector_getset[] = {
         {"backend", (getter)Selector_get_backend, NULL,
          "name of the libguestpoll backend (None once closed)", NULL},
-        {"closed", (getter)Selector_get_closed, NULL, "True once closed",
-         NULL},
+        {"closed", (getter)Selector_get_closed, NULL, "True once closed", NULL},
         {"_wait_state", (getter)Selector_get_wait_state, NULL,
          "'idle', 'inflight' or 'ready'", NULL},
         {NULL, NULL, NULL, NULL, NULL}};
@@ -851,8 +851,7 @@ static PyType_Slot Selector_slots[] = {
 static PyType_Spec Selector_spec = {
         .name = "guestpoll._guestpoll.Selector",
         .basicsize = sizeof(SelectorObject),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE |
-                 Py_TPFLAGS_HAVE_GC,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
         .slots = Selector_slots,
 };
 

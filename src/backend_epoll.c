@@ -158,12 +158,12 @@ ep_fd(const gp_poller *p)
 }
 
 const struct gp_backend_ops gp__epoll_ops = {
-	.name = "epoll",
-	.id = GP_BACKEND_EPOLL,
-	.supports_edge = 1,
-	.init = ep_init,
-	.destroy = ep_destroy,
-	.ctl = ep_ctl,
-	.wait = ep_wait,
-	.fd = ep_fd,
+        .name = "epoll",
+        .id = GP_BACKEND_EPOLL,
+        .supports_edge = 1,
+        .init = ep_init,
+        .destroy = ep_destroy,
+        .ctl = ep_ctl,
+        .wait = ep_wait,
+        .fd = ep_fd,
 };

@@ -181,7 +181,8 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 			continue;
 		r = &p->regs[slot];
 		if (!r->events || r->gen != GP_TOKEN_GEN(s->tokens[i]))
-			continue; /* changed meanwhile; the rebuild re-polls it */
+			continue; /* changed meanwhile; the rebuild re-polls it
+			           */
 		if (re & (POLLIN | POLLPRI))
 			bits |= GP_READ;
 		if (re & POLLOUT)
@@ -203,12 +204,12 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 }
 
 const struct gp_backend_ops gp__poll_ops = {
-	.name = "poll",
-	.id = GP_BACKEND_POLL,
-	.supports_edge = 0,
-	.init = pl_init,
-	.destroy = pl_destroy,
-	.ctl = pl_ctl,
-	.wait = pl_wait,
-	.fd = NULL,
+        .name = "poll",
+        .id = GP_BACKEND_POLL,
+        .supports_edge = 0,
+        .init = pl_init,
+        .destroy = pl_destroy,
+        .ctl = pl_ctl,
+        .wait = pl_wait,
+        .fd = NULL,
 };

@@ -19,7 +19,7 @@
 #endif
 
 #define GP_DEFAULT_MAX_EVENTS 256
-#define GP_MAX_MAX_EVENTS (1 << 24)
+#define GP_MAX_MAX_EVENTS     (1 << 24)
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -175,8 +175,8 @@ choose_backend(const gp_options *o, const struct gp_backend_ops **out)
 		const char *env = getenv("GUESTPOLL_BACKEND");
 		if (env && *env) {
 			id = -1;
-			for (size_t i = 0; i < sizeof backend_names /
-			                               sizeof backend_names[0];
+			for (size_t i = 0;
+			     i < sizeof backend_names / sizeof backend_names[0];
 			     i++)
 				if (strcmp(env, backend_names[i]) == 0)
 					id = (int)i;
@@ -273,7 +273,8 @@ gp_notify(gp_poller *p)
 	return 0;
 }
 
-/* ---- creation and destruction --------------------------------------------- */
+/* ---- creation and destruction ---------------------------------------------
+ */
 
 int
 gp_poller_new(gp_poller **out, const gp_options *opts)
@@ -385,7 +386,8 @@ gp_poller_fd(const gp_poller *p)
 	return p->ops->fd ? p->ops->fd(p) : GP_ENOTSUP;
 }
 
-/* ---- the registration table (lock held) ----------------------------------- */
+/* ---- the registration table (lock held) -----------------------------------
+ */
 
 static gp_reg *
 lookup(gp_poller *p, gp_fd_t fd, uint32_t *slot)
@@ -615,7 +617,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 	if (timeout_ns > 0) {
 		int64_t now = now_ns();
 		deadline = timeout_ns > INT64_MAX - now ? INT64_MAX
-		                                         : now + timeout_ns;
+		                                        : now + timeout_ns;
 	}
 	if (atomic_load_explicit(&p->notified, memory_order_relaxed) &&
 	    atomic_exchange(&p->notified, 0)) {

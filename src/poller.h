@@ -28,13 +28,13 @@
  * whose generation no longer matches belongs to a registration that has
  * since been removed, replaced or modified, and is dropped. */
 #define GP_TOKEN(slot, gen) (((uint64_t)(gen) << 32) | (uint32_t)(slot))
-#define GP_TOKEN_SLOT(t) ((uint32_t)(t))
-#define GP_TOKEN_GEN(t) ((uint32_t)((t) >> 32))
+#define GP_TOKEN_SLOT(t)    ((uint32_t)(t))
+#define GP_TOKEN_GEN(t)     ((uint32_t)((t) >> 32))
 /* The token of the poller's own wake-up descriptor; never a real slot. */
 #define GP_WAKE_TOKEN UINT64_MAX
 
 #define GP_INTEREST (GP_READ | GP_WRITE)
-#define GP_MODES (GP_ONESHOT | GP_EDGE)
+#define GP_MODES    (GP_ONESHOT | GP_EDGE)
 
 /* gp_reg.flags */
 #define GP_REG_DISARMED 0x1u /* poll backend: oneshot fired, or POLLNVAL */
