@@ -1,7 +1,15 @@
 ## The CPython extension and the guestpoll package (built when configure
 ## found a Python >= 3.10 with headers; PYTHON=... selects it).
-EXTRA_DIST += pyext/guestpoll/__init__.pyi \
-	pyext/guestpoll/py.typed tests/py/run-pytest.sh
+EXTRA_DIST += pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
+	examples/python/queue_host.py examples/python/trio_host.py \
+	tests/py/run-pytest.sh
+
+# Every pytest module ships, whatever its name.
+dist-hook: dist-pytests
+dist-pytests:
+	$(MKDIR_P) $(distdir)/tests/py
+	cp -p $(srcdir)/tests/py/*.py $(distdir)/tests/py/
+.PHONY: dist-pytests
 
 # make distcheck must not install into the real site-packages.
 AM_DISTCHECK_CONFIGURE_FLAGS = --with-python-sitedir=$$dc_install_base/python

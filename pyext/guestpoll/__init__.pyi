@@ -1,12 +1,17 @@
+import asyncio
 import selectors
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
+
+from _typeshed import FileDescriptorLike
+from outcome import Outcome
+from typing_extensions import TypeAlias
 
 from typing_extensions import Self
 
 libguestpoll_version: str
 
-_FileObject = selectors._FileObject
+_FileObject: TypeAlias = FileDescriptorLike
 
 class Selector(selectors.BaseSelector):
     """A selectors.BaseSelector over libguestpoll."""
@@ -40,3 +45,13 @@ class Selector(selectors.BaseSelector):
     def _wait_state(self) -> str: ...
     def _wait_start(self, timeout: float | None, callback: Callable[[], object]) -> None: ...
     def _notify(self) -> None: ...
+
+def start_guest_run(
+    coro: Coroutine[Any, Any, Any],
+    *,
+    run_sync_soon_threadsafe: Callable[[Callable[[], object]], object],
+    done_callback: Callable[[Outcome[Any]], object],
+    run_sync_soon_not_threadsafe: Callable[[Callable[[], object]], object] | None = ...,
+    debug: bool | None = ...,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = ...,
+) -> asyncio.Task[Any] | None: ...
