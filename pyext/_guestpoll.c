@@ -22,6 +22,8 @@
 /* Events gathered per select(): more ready descriptors than this are
  * reported by the following select() calls. */
 #define SELECT_MAX_EVENTS 1024
+/* The event array has room for those plus a gp_notify() record. */
+#define EVBUF_LEN (SELECT_MAX_EVENTS + 1)
 
 #define EVENT_READ  1 /* selectors.EVENT_READ */
 #define EVENT_WRITE 2
@@ -174,25 +176,39 @@ fileobj_lookup(SelectorObject *self, PyObject *fileobj, int *fd_out)
 	return -1; /* the ValueError stands */
 }
 
+/* selectors' rule: events must be true and hold no bit beyond READ and
+ * WRITE; a non-integer fails the bit test with TypeError. */
 static int
 check_events(PyObject *events_obj, int *events)
 {
-	long ev = PyLong_AsLong(events_obj);
+	PyObject *mask, *rest;
+	int truth, extra;
+	long ev;
 
-	if (ev == -1 && PyErr_Occurred()) {
-		if (!PyErr_ExceptionMatches(PyExc_TypeError) &&
-		    !PyErr_ExceptionMatches(PyExc_OverflowError))
-			return -1;
-		PyErr_Clear();
-		ev = 0;
-	}
-	if (!ev || (ev & ~(long)(EVENT_READ | EVENT_WRITE))) {
-		PyErr_Format(PyExc_ValueError, "Invalid events: %R",
-		             events_obj);
+	if ((truth = PyObject_IsTrue(events_obj)) < 0)
 		return -1;
+	if (truth) {
+		if (!(mask = PyLong_FromLong(
+		              ~(long)(EVENT_READ | EVENT_WRITE))))
+			return -1;
+		rest = PyNumber_And(events_obj, mask);
+		Py_DECREF(mask);
+		if (!rest)
+			return -1;
+		extra = PyObject_IsTrue(rest);
+		Py_DECREF(rest);
+		if (extra < 0)
+			return -1;
+		if (!extra) {
+			ev = PyLong_AsLong(events_obj);
+			if (ev == -1 && PyErr_Occurred())
+				return -1;
+			*events = (int)ev;
+			return 0;
+		}
 	}
-	*events = (int)ev;
-	return 0;
+	PyErr_Format(PyExc_ValueError, "Invalid events: %R", events_obj);
+	return -1;
 }
 
 /* The registered key of fd, borrowed, or NULL with KeyError set. */
@@ -271,7 +287,7 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 		return NULL;
 	self->fd_to_key = PyDict_New();
 	self->key_type = Py_NewRef(st->SelectorKey);
-	self->evbuf = PyMem_Malloc(SELECT_MAX_EVENTS * sizeof *self->evbuf);
+	self->evbuf = PyMem_Malloc(EVBUF_LEN * sizeof *self->evbuf);
 	if (!self->fd_to_key || !self->evbuf) {
 		Py_DECREF(self);
 		return PyErr_NoMemory();
@@ -373,19 +389,18 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
-Selector_unregister(SelectorObject *self, PyObject *fileobj)
+Selector_unregister(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
-	PyObject *key, *fdobj;
+	static char *kwlist[] = {"fileobj", NULL};
+	PyObject *fileobj, *key, *fdobj;
 	int fd;
 
-	if (fileobj_lookup(self, fileobj, &fd) < 0) {
-		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_KeyError, "%R is not registered",
-			             fileobj);
-		}
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:unregister", kwlist,
+	                                 &fileobj))
 		return NULL;
-	}
+	/* An invalid file object is a ValueError, as in selectors. */
+	if (fileobj_lookup(self, fileobj, &fd) < 0)
+		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)))
 		return NULL;
 	key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
@@ -420,14 +435,9 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:modify", kwlist,
 	                                 &fileobj, &events_obj, &data))
 		return NULL;
-	if (fileobj_lookup(self, fileobj, &fd) < 0) {
-		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_KeyError, "%R is not registered",
-			             fileobj);
-		}
+	/* An invalid file object is a ValueError, as in selectors. */
+	if (fileobj_lookup(self, fileobj, &fd) < 0)
 		return NULL;
-	}
 	if (!(key = key_of(self, fileobj, fd)))
 		return NULL;
 	if (check_events(events_obj, &events) < 0)
@@ -443,8 +453,16 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 			return Py_NewRef(key);
 	} else if (self->poller) {
 		rc = gp_modify(self->poller, fd, (unsigned)events, NULL);
-		if (rc < 0)
+		if (rc < 0) {
+			/* selectors unregisters a key the kernel refused. */
+			if ((fdobj = PyLong_FromLong(fd))) {
+				if (PyDict_DelItem(self->fd_to_key, fdobj) < 0)
+					PyErr_Clear();
+				Py_DECREF(fdobj);
+			}
+			gp_remove(self->poller, fd);
 			return raise_gp(rc);
+		}
 	} else {
 		return raise_closed();
 	}
@@ -512,15 +530,14 @@ collect_ready(SelectorObject *self, PyObject *list)
 	int n;
 
 	do {
-		n = gp_wait_collect(self->poller, self->evbuf,
-		                    SELECT_MAX_EVENTS);
+		n = gp_wait_collect(self->poller, self->evbuf, EVBUF_LEN);
 		if (n < 0) {
 			self->wstate = WAIT_IDLE;
 			return raise_gp(n);
 		}
 		if (!events_to_list(self, self->evbuf, n, list))
 			return NULL;
-	} while (n == SELECT_MAX_EVENTS);
+	} while (n == EVBUF_LEN);
 	self->wstate = WAIT_IDLE;
 	return list;
 }
@@ -575,7 +592,7 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 		gp_poller *p = self->poller;
 		self->in_select++;
 		Py_BEGIN_ALLOW_THREADS n =
-		        gp_wait(p, self->evbuf, SELECT_MAX_EVENTS, timeout_ns);
+		        gp_wait(p, self->evbuf, EVBUF_LEN, timeout_ns);
 		Py_END_ALLOW_THREADS self->in_select--;
 		if (self->closed) {
 			/* close() from another thread while we waited. */
@@ -619,23 +636,22 @@ Selector_close(SelectorObject *self, PyObject *unused)
 }
 
 static PyObject *
-Selector_get_key(SelectorObject *self, PyObject *fileobj)
+Selector_get_key(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
-	PyObject *key;
+	static char *kwlist[] = {"fileobj", NULL};
+	PyObject *fileobj, *key;
 	int fd;
 
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:get_key", kwlist,
+	                                 &fileobj))
+		return NULL;
 	if (self->closed) {
 		PyErr_SetString(PyExc_RuntimeError, "Selector is closed");
 		return NULL;
 	}
-	if (fileobj_lookup(self, fileobj, &fd) < 0) {
-		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_KeyError, "%R is not registered",
-			             fileobj);
-		}
+	/* An invalid file object is a ValueError, as in selectors. */
+	if (fileobj_lookup(self, fileobj, &fd) < 0)
 		return NULL;
-	}
 	key = key_of(self, fileobj, fd);
 	return Py_XNewRef(key);
 }
@@ -787,7 +803,8 @@ static PyMethodDef Selector_methods[] = {
          "register(fileobj, events, data=None) -> SelectorKey\n\n"
          "Start watching fileobj (an int or an object with fileno()) for "
          "events\n(EVENT_READ | EVENT_WRITE)."},
-        {"unregister", (PyCFunction)Selector_unregister, METH_O,
+        {"unregister", (PyCFunction)(void (*)(void))Selector_unregister,
+         METH_VARARGS | METH_KEYWORDS,
          "unregister(fileobj) -> SelectorKey\n\nStop watching fileobj."},
         {"modify", (PyCFunction)(void (*)(void))Selector_modify,
          METH_VARARGS | METH_KEYWORDS,
@@ -801,8 +818,8 @@ static PyMethodDef Selector_methods[] = {
         {"close", (PyCFunction)Selector_close, METH_NOARGS,
          "close()\n\nRelease the poller; the selector is unusable "
          "afterwards."},
-        {"get_key", (PyCFunction)Selector_get_key, METH_O,
-         "get_key(fileobj) -> SelectorKey"},
+        {"get_key", (PyCFunction)(void (*)(void))Selector_get_key,
+         METH_VARARGS | METH_KEYWORDS, "get_key(fileobj) -> SelectorKey"},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
          "fileno() -> int\n\nThe backend's own descriptor (epoll)."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},

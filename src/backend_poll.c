@@ -27,6 +27,7 @@ struct poll_state {
 	struct pollfd *pfds; /* [0] is the wake-up descriptor */
 	uint64_t *tokens;    /* token of each pfds[i], i >= 1 */
 	size_t npfds, cap;
+	size_t next; /* where the next scan of pfds[1..] starts, minus 1 */
 	int dirty;   /* the table changed since pfds was built */
 	int polling; /* a thread is inside poll() with this set */
 };
@@ -168,7 +169,11 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		*woken = 1;
 		n--;
 	}
-	for (size_t i = 1; n > 0 && i < s->npfds && k < kmax; i++) {
+	/* The scan starts where the last full one stopped, so that when more
+	 * descriptors are ready than fit, every one gets its turn (epoll
+	 * rotates its ready list the same way). */
+	for (size_t c = 0, m = s->npfds - 1; n > 0 && c < m && k < kmax; c++) {
+		size_t i = 1 + (s->next + c) % m;
 		short re = s->pfds[i].revents;
 		uint32_t slot = GP_TOKEN_SLOT(s->tokens[i]);
 		gp_reg *r;
@@ -177,12 +182,13 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		if (!re)
 			continue;
 		n--;
+		if (k + 1 == kmax)
+			s->next = i % m; /* the one after i */
 		if (slot >= p->nregs)
 			continue;
 		r = &p->regs[slot];
 		if (!r->events || r->gen != GP_TOKEN_GEN(s->tokens[i]))
-			continue; /* changed meanwhile; the rebuild re-polls it
-			           */
+			continue; /* changed meanwhile: the rebuild re-polls */
 		if (re & (POLLIN | POLLPRI))
 			bits |= GP_READ;
 		if (re & POLLOUT)

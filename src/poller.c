@@ -695,10 +695,17 @@ translate(gp_poller *p, gp_event *out, int max)
 	return k;
 }
 
+/* Records of the last wait that did not fit in the caller's array. */
+static int
+has_leftovers(const gp_poller *p)
+{
+	return p->raw_pos < p->raw_n;
+}
+
 int
 gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 {
-	int n, k;
+	int n, k, kmax;
 
 	if (!p || !out || max <= 0)
 		return GP_EINVAL;
@@ -707,20 +714,29 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 		pthread_mutex_unlock(&p->lock);
 		return GP_EBUSY;
 	}
+	/* Hand out what the last wait could not, before waiting again. */
+	if (has_leftovers(p) && (k = translate(p, out, max)) > 0) {
+		pthread_mutex_unlock(&p->lock);
+		return k;
+	}
+	/* A remembered notification that fills the array by itself. */
+	if (max == 1 && atomic_load(&p->notified) &&
+	    atomic_exchange(&p->notified, 0)) {
+		p->raw_notified = 1;
+		k = translate(p, out, max);
+		pthread_mutex_unlock(&p->lock);
+		return k;
+	}
 	p->state = GP_STATE_PLAIN;
 	pthread_mutex_unlock(&p->lock);
 
-	n = wait_loop(p, max < p->raw_cap ? max : p->raw_cap, timeout_ns, 0);
+	/* One slot stays free for a notification record, so that only a
+	 * one-record array can leave events over for the next call. */
+	kmax = max > 1 ? max - 1 : 1;
+	n = wait_loop(p, kmax < p->raw_cap ? kmax : p->raw_cap, timeout_ns, 0);
 
 	pthread_mutex_lock(&p->lock);
-	if (n > max) {
-		/* A notification and a full batch of events: deliver the
-		 * events now and the notification by the next wait. */
-		p->raw_notified = 0;
-		atomic_store(&p->notified, 1);
-	}
 	k = n < 0 ? n : translate(p, out, max);
-	p->raw_n = p->raw_pos = 0;
 	p->state = GP_STATE_IDLE;
 	pthread_mutex_unlock(&p->lock);
 	return k;
@@ -738,7 +754,7 @@ waiter_main(void *arg)
 		int64_t timeout;
 		gp_ready_cb ready;
 		void *ready_arg;
-		int rc;
+		int rc, leftovers;
 
 		while (!p->job && !atomic_load(&p->shutdown))
 			pthread_cond_wait(&p->cond, &p->lock);
@@ -748,11 +764,13 @@ waiter_main(void *arg)
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
+		/* Records a plain wait left over are this wait's results. */
+		leftovers = has_leftovers(p);
 		pthread_mutex_unlock(&p->lock);
 
 		/* This thread blocks every signal, so EINTR here can only
 		 * come from a stop/continue: just wait on. */
-		rc = wait_loop(p, p->raw_cap, timeout, 1);
+		rc = leftovers ? 0 : wait_loop(p, p->raw_cap, timeout, 1);
 
 		pthread_mutex_lock(&p->lock);
 		if (atomic_load(&p->shutdown))
