@@ -610,7 +610,7 @@ static int
 wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 {
 	int64_t deadline = 0, t = timeout_ns;
-	int notified = 0, n;
+	int notified = 0, repolled = 0, n;
 
 	p->raw_n = p->raw_pos = 0;
 	p->raw_notified = 0;
@@ -644,6 +644,14 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 			p->raw_n = n > 0 ? n : 0;
 			p->raw_notified = notified;
 			return p->raw_n + notified;
+		}
+		/* A wake-up with nothing behind it (a notification already
+		 * reported, a poll-backend resync) may have taken the kernel's
+		 * only slot: look once more, now that it is drained. */
+		if (woken && !repolled) {
+			repolled = 1;
+			if (timeout_ns == 0)
+				continue;
 		}
 		if (timeout_ns == 0 || atomic_load(&p->shutdown))
 			return 0;

@@ -1,0 +1,81 @@
+/* check_main.c - runs the libguestpoll Check suites for one backend.
+ *
+ * The backend is the one GUESTPOLL_BACKEND names (run-epoll.sh and
+ * run-poll.sh set it), or the platform's default when unset.  If that
+ * backend is not available here, the program says why and exits 77, which
+ * automake reports as SKIP.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const struct {
+	const char *name;
+	int id;
+} backends[] = {
+        {"default", GP_BACKEND_DEFAULT}, {"", GP_BACKEND_DEFAULT},
+        {"epoll", GP_BACKEND_EPOLL},     {"kqueue", GP_BACKEND_KQUEUE},
+        {"iocp", GP_BACKEND_IOCP},       {"poll", GP_BACKEND_POLL},
+};
+
+int
+main(void)
+{
+	const char *env = getenv("GUESTPOLL_BACKEND");
+	gp_poller *p = NULL;
+	SRunner *sr;
+	int id = -1, r, failed;
+
+	if (!env)
+		env = "";
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+		if (strcmp(env, backends[i].name) == 0)
+			id = backends[i].id;
+	if (id < 0) {
+		fprintf(stderr, "GUESTPOLL_BACKEND=%s: not a backend name\n",
+		        env);
+		return 99;
+	}
+	if (id != GP_BACKEND_DEFAULT && !gp_backend_available(id)) {
+		printf("backend %s: not available on this platform "
+		       "(gp_backend_available() == 0); skipping\n",
+		       gp_backend_name(id));
+		return 77;
+	}
+	r = gp_poller_new(&p, NULL);
+	if (r != 0) {
+		fprintf(stderr, "gp_poller_new with GUESTPOLL_BACKEND=%s: %s\n",
+		        env, gp_strerror(r));
+		return 99;
+	}
+	snprintf(tu_backend, sizeof tu_backend, "%s", gp_poller_backend(p));
+	gp_poller_free(p);
+	if (id != GP_BACKEND_DEFAULT &&
+	    strcmp(tu_backend, gp_backend_name(id)) != 0) {
+		fprintf(stderr, "GUESTPOLL_BACKEND=%s but the poller uses %s\n",
+		        env, tu_backend);
+		return 99;
+	}
+	printf("libguestpoll %s: testing backend %s%s\n", gp_version(),
+	       tu_backend, id == GP_BACKEND_DEFAULT ? " (default)" : "");
+	fflush(stdout);
+
+	sr = srunner_create(basic_suite());
+	srunner_add_suite(sr, errors_suite());
+	srunner_add_suite(sr, modes_suite());
+	srunner_add_suite(sr, wait_suite());
+	srunner_add_suite(sr, threads_suite());
+	srunner_add_suite(sr, split_suite());
+	srunner_add_suite(sr, stale_suite());
+	srunner_add_suite(sr, lifecycle_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

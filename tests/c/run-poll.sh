@@ -1,0 +1,8 @@
+#!/bin/sh
+# Runs the C test suite with the poll backend forced.  Exit 77 (SKIP) comes
+# from the binary when the backend is not available on this platform.
+GUESTPOLL_BACKEND=poll
+export GUESTPOLL_BACKEND
+bin=./tests/c/check_guestpoll
+test -x "$bin" || bin=$(dirname "$0")/check_guestpoll
+exec "$bin" "$@"

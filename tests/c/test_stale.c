@@ -1,0 +1,619 @@
+/* test_stale.c - stale-event protection, the core promise of the split
+ * wait: an event the waiter thread gathered must not be delivered after
+ * the owner removed, replaced or changed the registration it was for.
+ *
+ * Each test: make a registration ready, gp_wait_start, wait for the ready
+ * callback (the kernel has reported the event), change the registration,
+ * and only then gp_wait_collect.  Every test runs on a pipe (_i == 0) and
+ * on an AF_UNIX socketpair (_i == 1).
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#define _GNU_SOURCE
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define OLD TU_TAG(100)
+#define NEW TU_TAG(200)
+
+/* A registrable endpoint: rd is registered, wr makes it readable. */
+struct ep {
+	int rd, wr;
+};
+
+static struct ep
+ep_open(int kind)
+{
+	int fds[2];
+	struct ep e;
+
+	if (kind == 0)
+		tu_pipe(fds);
+	else
+		tu_socketpair(fds);
+	e.rd = fds[0];
+	e.wr = fds[1];
+	return e;
+}
+
+static void
+ep_close(struct ep e)
+{
+	tu_close(e.rd);
+	tu_close(e.wr);
+}
+
+struct fixture {
+	gp_poller *p;
+	tu_ready r;
+	struct ep e;
+	gp_event ev[8];
+};
+
+/* A poller with e.rd registered (interest `events`, data OLD), made
+ * readable, and a split wait whose ready callback has run. */
+static void
+setup(struct fixture *f, int kind, unsigned events)
+{
+	memset(f, 0, sizeof *f);
+	f->p = tu_new();
+	tu_ready_init(&f->r);
+	f->e = ep_open(kind);
+	ck_assert_int_eq(gp_add(f->p, f->e.rd, events, OLD), 0);
+	tu_write1(f->e.wr);
+	tu_start(f->p, -1, &f->r);
+	tu_await_ready(&f->r, 1);
+}
+
+static void
+teardown(struct fixture *f)
+{
+	gp_poller_free(f->p);
+	tu_ready_destroy(&f->r);
+}
+
+/* Collects everything; asserts that no record carries OLD. */
+static int
+collect_no_old(struct fixture *f)
+{
+	int n = gp_wait_collect(f->p, f->ev, 8);
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_msg(tu_find_data(f->ev, n, OLD) < 0,
+	              "stale record with the old data delivered");
+	for (int i = 0; i < n; i++)
+		ck_assert_uint_eq(f->ev[i].events & GP_NOTIFIED, 0);
+	ck_assert_int_eq(gp_wait_collect(f->p, f->ev, 8), 0);
+	return n;
+}
+
+/* (a) Removed before collect: nothing. */
+START_TEST(test_stale_remove)
+{
+	struct fixture f;
+
+	setup(&f, _i, GP_READ);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ck_assert_int_eq(collect_no_old(&f), 0);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (b) Removed, closed, and a new endpoint with the same number registered
+ * (not ready) with new data: nothing; the new one reports once ready. */
+START_TEST(test_stale_reused_number)
+{
+	struct fixture f;
+	struct ep e2;
+	int old_fd;
+
+	setup(&f, _i, GP_READ);
+	old_fd = f.e.rd;
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	e2 = ep_open(_i);
+	ck_assert_int_eq(e2.rd, old_fd);
+	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
+	ck_assert_int_eq(collect_no_old(&f), 0);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
+	tu_write1(e2.wr);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
+	ck_assert_ptr_eq(f.ev[0].data, NEW);
+	ck_assert_int_eq(f.ev[0].fd, e2.rd);
+	ck_assert_uint_eq(f.ev[0].events, GP_READ);
+	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
+	ep_close(e2);
+	teardown(&f);
+}
+END_TEST
+
+/* (b2) As (b), but the new endpoint is ready too: a record with the new
+ * data is acceptable (it is really ready), the old data never; level
+ * reports it by the next wait at the latest. */
+START_TEST(test_stale_reused_number_ready)
+{
+	struct fixture f;
+	struct ep e2;
+	int old_fd, n, i;
+
+	setup(&f, _i, GP_READ);
+	old_fd = f.e.rd;
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	e2 = ep_open(_i);
+	ck_assert_int_eq(e2.rd, old_fd);
+	tu_write1(e2.wr);
+	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
+	n = collect_no_old(&f);
+	ck_assert_int_le(n, 1);
+	if (n == 1) {
+		ck_assert_ptr_eq(f.ev[0].data, NEW);
+		ck_assert_int_eq(f.ev[0].fd, e2.rd);
+		ck_assert_uint_eq(f.ev[0].events, GP_READ);
+	}
+	n = gp_wait(f.p, f.ev, 8, 0);
+	ck_assert_int_eq(n, 1);
+	i = tu_find_data(f.ev, n, NEW);
+	ck_assert_int_eq(i, 0);
+	ck_assert_int_eq(f.ev[0].fd, e2.rd);
+	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
+	ep_close(e2);
+	teardown(&f);
+}
+END_TEST
+
+/* (b3) The new endpoint has the same number but is registered for WRITE
+ * only, and is writable (a socket) or not (a pipe read end): no record
+ * may carry the old data or GP_READ. */
+START_TEST(test_stale_reused_number_other_interest)
+{
+	struct fixture f;
+	struct ep e2;
+	int old_fd, n;
+
+	setup(&f, _i, GP_READ);
+	old_fd = f.e.rd;
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	e2 = ep_open(_i);
+	ck_assert_int_eq(e2.rd, old_fd);
+	tu_write1(e2.wr); /* readable, but READ is not asked for */
+	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_WRITE, NEW), 0);
+	n = collect_no_old(&f);
+	for (int i = 0; i < n; i++) {
+		ck_assert_ptr_eq(f.ev[i].data, NEW);
+		ck_assert_msg(!(f.ev[i].events & GP_READ), "events %#x",
+		              f.ev[i].events);
+	}
+	if (_i == 0)
+		ck_assert_int_eq(n, 0); /* a pipe read end is never writable */
+	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
+	ep_close(e2);
+	teardown(&f);
+}
+END_TEST
+
+/* (c) Removed and re-added (same fd, still ready) with new data. */
+START_TEST(test_stale_readd_same_fd)
+{
+	struct fixture f;
+	int n;
+
+	setup(&f, _i, GP_READ);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
+	n = collect_no_old(&f);
+	ck_assert_int_le(n, 1);
+	if (n == 1) {
+		ck_assert_ptr_eq(f.ev[0].data, NEW);
+		ck_assert_int_eq(f.ev[0].fd, f.e.rd);
+		ck_assert_uint_eq(f.ev[0].events, GP_READ);
+	}
+	/* Nothing lost: still ready, reported with the new data. */
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
+	ck_assert_ptr_eq(f.ev[0].data, NEW);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (c2) Removed, drained, re-added with new data: not ready, so nothing at
+ * all may be collected. */
+START_TEST(test_stale_readd_not_ready)
+{
+	struct fixture f;
+
+	setup(&f, _i, GP_READ);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ck_assert_int_eq(tu_drain(f.e.rd), 1);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
+	ck_assert_int_eq(collect_no_old(&f), 0);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (d) Modified from READ to WRITE on an endpoint that is readable but not
+ * writable (a pipe read end; a socket with a full send buffer): the READ
+ * event is dropped, nothing is collected. */
+START_TEST(test_stale_modify_interest)
+{
+	struct fixture f;
+
+	memset(&f, 0, sizeof f);
+	f.p = tu_new();
+	tu_ready_init(&f.r);
+	f.e = ep_open(_i);
+	if (_i == 1)
+		tu_fill(f.e.rd);
+	ck_assert_int_eq(tu_poll1(f.e.rd, POLLOUT) & POLLOUT, 0);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, OLD), 0);
+	tu_write1(f.e.wr);
+	tu_start(f.p, -1, &f.r);
+	tu_await_ready(&f.r, 1);
+	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_WRITE, NEW), 0);
+	ck_assert_int_eq(collect_no_old(&f), 0);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (d2) Modified keeping the interest but with new data: no record with
+ * the old data; the new data by the next wait. */
+START_TEST(test_stale_modify_data)
+{
+	struct fixture f;
+	int n;
+
+	setup(&f, _i, GP_READ);
+	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ, NEW), 0);
+	n = collect_no_old(&f);
+	ck_assert_int_le(n, 1);
+	if (n == 1)
+		ck_assert_ptr_eq(f.ev[0].data, NEW);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
+	ck_assert_ptr_eq(f.ev[0].data, NEW);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (d3) READ|WRITE narrowed to WRITE with the SAME data on a readable and
+ * writable socket: whatever is collected carries no GP_READ. */
+START_TEST(test_stale_modify_masks_interest)
+{
+	struct fixture f;
+	int n;
+
+	setup(&f, 1, GP_READ | GP_WRITE);
+	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_WRITE, OLD), 0);
+	n = gp_wait_collect(f.p, f.ev, 8);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_le(n, 1);
+	for (int i = 0; i < n; i++) {
+		ck_assert_ptr_eq(f.ev[i].data, OLD);
+		ck_assert_uint_eq(f.ev[i].events, GP_WRITE);
+	}
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
+	ck_assert_uint_eq(f.ev[0].events, GP_WRITE);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (e) A oneshot registration re-armed by gp_modify before collect: the
+ * old arming's event is not delivered, and the new arming is delivered
+ * exactly once in total (the old event must not be passed off as the new
+ * arming's and then reported again). */
+START_TEST(test_stale_oneshot_rearm)
+{
+	struct fixture f;
+	int n, total = 0;
+
+	setup(&f, _i, GP_READ | GP_ONESHOT);
+	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ | GP_ONESHOT, NEW), 0);
+	n = collect_no_old(&f);
+	total += tu_count_data(f.ev, n, NEW);
+	ck_assert_int_eq(n, tu_count_data(f.ev, n, NEW));
+	for (int k = 0; k < 3; k++) {
+		n = gp_wait(f.p, f.ev, 8, 0);
+		ck_assert_int_ge(n, 0);
+		ck_assert_int_eq(tu_find_data(f.ev, n, OLD), -1);
+		total += tu_count_data(f.ev, n, NEW);
+	}
+	ck_assert_int_eq(total, 1);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (e2) Re-armed with the SAME data: still exactly one delivery in total
+ * for the new arming (plus none for the old one, which was already
+ * consumed by the kernel report the waiter holds). */
+START_TEST(test_stale_oneshot_rearm_same_data)
+{
+	struct fixture f;
+	int n, total = 0;
+
+	setup(&f, _i, GP_READ | GP_ONESHOT);
+	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ | GP_ONESHOT, OLD), 0);
+	n = gp_wait_collect(f.p, f.ev, 8);
+	ck_assert_int_ge(n, 0);
+	total += tu_count_data(f.ev, n, OLD);
+	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 8), 0);
+	for (int k = 0; k < 3; k++) {
+		n = gp_wait(f.p, f.ev, 8, 0);
+		ck_assert_int_ge(n, 0);
+		total += tu_count_data(f.ev, n, OLD);
+	}
+	ck_assert_int_eq(total, 1);
+	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
+	ep_close(f.e);
+	teardown(&f);
+}
+END_TEST
+
+/* (f) Collect with max = 1 validates each record just before handing it
+ * out: removing the other registration between two collects drops its
+ * record. */
+START_TEST(test_stale_between_collects)
+{
+	struct fixture f;
+	struct ep e2;
+	int first_fd, other_fd;
+	void *other_data;
+
+	memset(&f, 0, sizeof f);
+	f.p = tu_new();
+	tu_ready_init(&f.r);
+	f.e = ep_open(_i);
+	e2 = ep_open(_i);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, OLD), 0);
+	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
+	tu_write1(f.e.wr);
+	tu_write1(e2.wr);
+	tu_start(f.p, -1, &f.r);
+	tu_await_ready(&f.r, 1);
+	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 1), 1);
+	first_fd = f.ev[0].fd;
+	ck_assert(first_fd == f.e.rd || first_fd == e2.rd);
+	other_fd = first_fd == f.e.rd ? e2.rd : f.e.rd;
+	other_data = first_fd == f.e.rd ? NEW : OLD;
+	ck_assert_ptr_eq(f.ev[0].data, first_fd == f.e.rd ? OLD : NEW);
+	ck_assert_int_eq(gp_remove(f.p, other_fd), 0);
+	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 1), 0);
+	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 8), 0);
+	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
+	ck_assert_int_eq(f.ev[0].fd, first_fd);
+	ck_assert_ptr_ne(f.ev[0].data, other_data);
+	ck_assert_int_eq(gp_remove(f.p, first_fd), 0);
+	ep_close(f.e);
+	ep_close(e2);
+	teardown(&f);
+}
+END_TEST
+
+/* (g) Removed, closed and the number reused while the split wait is STILL
+ * in flight (before any report): the new registration's events only. */
+START_TEST(test_stale_reuse_while_in_flight)
+{
+	gp_poller *p = tu_new();
+	tu_ready r;
+	struct ep e = ep_open(_i), e2;
+	gp_event ev[8];
+	int old_fd = e.rd, n;
+
+	tu_ready_init(&r);
+	ck_assert_int_eq(gp_add(p, e.rd, GP_READ, OLD), 0);
+	tu_start(p, -1, &r);
+	tu_sleep_ms(20);
+	ck_assert_int_eq(gp_remove(p, e.rd), 0);
+	tu_write1(e.wr);
+	ep_close(e);
+	e2 = ep_open(_i);
+	ck_assert_int_eq(e2.rd, old_fd);
+	ck_assert_int_eq(gp_add(p, e2.rd, GP_READ, NEW), 0);
+	tu_sleep_ms(30);
+	ck_assert_int_eq(tu_ready_count(&r), 0);
+	tu_write1(e2.wr);
+	tu_await_ready(&r, 1);
+	n = gp_wait_collect(p, ev, 8);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(ev[0].data, NEW);
+	ck_assert_int_eq(ev[0].fd, e2.rd);
+	ck_assert_int_eq(gp_remove(p, e2.rd), 0);
+	ep_close(e2);
+	gp_poller_free(p);
+	tu_ready_destroy(&r);
+}
+END_TEST
+
+/* (h) Stress: many registrations, random changes between ready and
+ * collect, numbers reused.  Every collected record must belong to a
+ * registration that existed when the wait started and was not changed
+ * since, carry its current data and fd; and every such registration that
+ * was ready when the wait started must be collected (nothing lost). */
+enum { SN = 12 };
+struct slot {
+	struct ep e;
+	int registered;
+	uintptr_t gen; /* data = TU_TAG(gen) */
+	int ready;     /* data written, not drained */
+	int was_ready; /* registered and ready when the wait started */
+	int changed;   /* registration changed after the wait started */
+	int seen;
+};
+
+static uintptr_t next_gen = 1;
+
+static void
+slot_register(gp_poller *p, struct slot *s)
+{
+	s->gen = next_gen++;
+	ck_assert_int_eq(gp_add(p, s->e.rd, GP_READ, TU_TAG(s->gen)), 0);
+	s->registered = 1;
+}
+
+static void
+slot_change(gp_poller *p, struct slot *s, int kind, unsigned *seed)
+{
+	switch (rand_r(seed) % 8) {
+	case 0: /* remove */
+		if (s->registered) {
+			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
+			s->registered = 0;
+			s->changed = 1;
+		}
+		break;
+	case 1: /* remove, close, reopen (same number), add */
+		if (s->registered) {
+			int old = s->e.rd;
+			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
+			ep_close(s->e);
+			s->e = ep_open(kind);
+			ck_assert_int_eq(s->e.rd, old);
+			s->ready = 0;
+			if (rand_r(seed) % 2) {
+				tu_write1(s->e.wr);
+				s->ready = 1;
+			}
+			slot_register(p, s);
+			s->changed = 1;
+		}
+		break;
+	case 2: /* modify, new data */
+		if (s->registered) {
+			s->gen = next_gen++;
+			ck_assert_int_eq(
+			        gp_modify(p, s->e.rd, GP_READ, TU_TAG(s->gen)),
+			        0);
+			s->changed = 1;
+		}
+		break;
+	case 3: /* drain (readiness, not the registration, changes) */
+		tu_drain(s->e.rd);
+		s->ready = 0;
+		break;
+	case 4: /* re-add a removed one */
+		if (!s->registered) {
+			slot_register(p, s);
+			s->changed = 1;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+START_TEST(test_stale_stress)
+{
+	gp_poller *p = tu_new();
+	tu_ready r;
+	struct slot s[SN];
+	gp_event ev[SN * 2];
+	unsigned seed = 12345u + (unsigned)_i;
+
+	tu_ready_init(&r);
+	memset(s, 0, sizeof s);
+	next_gen = 1;
+	for (int i = 0; i < SN; i++) {
+		s[i].e = ep_open(_i);
+		slot_register(p, &s[i]);
+	}
+	for (int round = 0; round < 400; round++) {
+		int n, any = 0;
+		for (int i = 0; i < SN; i++) {
+			if (!s[i].ready && rand_r(&seed) % 2) {
+				tu_write1(s[i].e.wr);
+				s[i].ready = 1;
+			}
+			s[i].was_ready = s[i].registered && s[i].ready;
+			s[i].changed = 0;
+			s[i].seen = 0;
+			any |= s[i].was_ready;
+		}
+		tu_start(p, any ? -1 : 0, &r);
+		tu_await_ready(&r, round + 1);
+		for (int i = 0; i < SN; i++)
+			slot_change(p, &s[i], _i, &seed);
+		n = gp_wait_collect(p, ev, SN * 2);
+		ck_assert_int_ge(n, 0);
+		for (int k = 0; k < n; k++) {
+			int found = -1;
+			for (int i = 0; i < SN; i++)
+				if (s[i].registered &&
+				    ev[k].data == TU_TAG(s[i].gen))
+					found = i;
+			ck_assert_msg(found >= 0,
+			              "round %d: record with data %p, which "
+			              "is not registered (stale)",
+			              round, ev[k].data);
+			ck_assert_msg(!s[found].changed,
+			              "round %d: record for slot %d, changed "
+			              "after the kernel reported (stale)",
+			              round, found);
+			ck_assert_msg(s[found].was_ready,
+			              "round %d: record for slot %d, which "
+			              "was not ready",
+			              round, found);
+			ck_assert_int_eq(ev[k].fd, s[found].e.rd);
+			ck_assert_uint_eq(ev[k].events, GP_READ);
+			ck_assert_int_eq(s[found].seen, 0);
+			s[found].seen = 1;
+		}
+		for (int i = 0; i < SN; i++)
+			ck_assert_msg(!s[i].was_ready || s[i].changed ||
+			                      s[i].seen,
+			              "round %d: slot %d was ready but not "
+			              "collected",
+			              round, i);
+		ck_assert_int_eq(gp_wait_collect(p, ev, SN * 2), 0);
+	}
+	for (int i = 0; i < SN; i++) {
+		if (s[i].registered)
+			ck_assert_int_eq(gp_remove(p, s[i].e.rd), 0);
+		ep_close(s[i].e);
+	}
+	gp_poller_free(p);
+	tu_ready_destroy(&r);
+}
+END_TEST
+
+Suite *
+stale_suite(void)
+{
+	Suite *s = suite_create("stale");
+	TCase *tc = tcase_create("stale");
+
+	tcase_set_timeout(tc, TU_TIMEOUT);
+	tcase_add_loop_test(tc, test_stale_remove, 0, 2);
+	tcase_add_loop_test(tc, test_stale_reused_number, 0, 2);
+	tcase_add_loop_test(tc, test_stale_reused_number_ready, 0, 2);
+	tcase_add_loop_test(tc, test_stale_reused_number_other_interest, 0, 2);
+	tcase_add_loop_test(tc, test_stale_readd_same_fd, 0, 2);
+	tcase_add_loop_test(tc, test_stale_readd_not_ready, 0, 2);
+	tcase_add_loop_test(tc, test_stale_modify_interest, 0, 2);
+	tcase_add_loop_test(tc, test_stale_modify_data, 0, 2);
+	tcase_add_test(tc, test_stale_modify_masks_interest);
+	tcase_add_loop_test(tc, test_stale_oneshot_rearm, 0, 2);
+	tcase_add_loop_test(tc, test_stale_oneshot_rearm_same_data, 0, 2);
+	tcase_add_loop_test(tc, test_stale_between_collects, 0, 2);
+	tcase_add_loop_test(tc, test_stale_reuse_while_in_flight, 0, 2);
+	tcase_add_loop_test(tc, test_stale_stress, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}

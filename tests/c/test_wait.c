@@ -1,0 +1,731 @@
+/* test_wait.c - gp_wait timeouts, gp_notify (threads, signal handlers,
+ * coalescing) and EINTR.
+ *
+ * Timing checks: a wait must never return 0 before its timeout (checked
+ * strictly), and must not take absurdly long (checked generously, < 5 s).
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define LATE TU_MS(5000) /* "returned at all" bound */
+
+/* gp_wait with a timeout and nothing ready: returns 0, not early. */
+static void
+check_timeout(gp_poller *p, int64_t timeout_ns)
+{
+	gp_event ev[4];
+	int64_t t0 = tu_now_ns(), dt;
+	int r = gp_wait(p, ev, 4, timeout_ns);
+
+	dt = tu_now_ns() - t0;
+	ck_assert_int_eq(r, 0);
+	ck_assert_msg(dt >= timeout_ns,
+	              "timeout %lld ns returned after %lld ns (early)",
+	              (long long)timeout_ns, (long long)dt);
+	ck_assert_msg(dt < timeout_ns + LATE, "timeout %lld ns took %lld ns",
+	              (long long)timeout_ns, (long long)dt);
+}
+
+START_TEST(test_timeout_zero)
+{
+	gp_poller *p = tu_new();
+	int fds[2];
+	gp_event ev[4];
+	int64_t t0;
+
+	/* Empty poller. */
+	t0 = tu_now_ns();
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(1000));
+	/* With a registration that is not ready. */
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
+	t0 = tu_now_ns();
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(2000));
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* Short timeouts, including sub-millisecond parts that must round up. */
+START_TEST(test_timeout_short)
+{
+	static const int64_t timeouts[] = {
+	        TU_MS(20), 1500000, 1, 999999, 1000001, TU_MS(50), 250000,
+	};
+	gp_poller *p = tu_new();
+	int fds[2];
+
+	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+		check_timeout(p, timeouts[i]);
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
+	ck_assert_int_eq(gp_add(p, fds[1], GP_READ, NULL), 0);
+	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+		check_timeout(p, timeouts[i]);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* A huge finite timeout is not treated as 0 or as an error. */
+START_TEST(test_timeout_huge)
+{
+	gp_poller *p = tu_new();
+	gp_event ev[4];
+	int64_t t0 = tu_now_ns();
+	tu_after a;
+
+	tu_after_start(&a, 50, tu_act_notify, p);
+	ck_assert_int_eq(gp_wait(p, ev, 4, INT64_MAX), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_ge(tu_now_ns() - t0, TU_MS(50));
+	tu_after_stop(&a);
+	tu_after_start(&a, 50, tu_act_notify, p);
+	ck_assert_int_eq(gp_wait(p, ev, 4, (int64_t)1 << 40), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	tu_after_stop(&a);
+	tu_after_start(&a, 50, tu_act_notify, p);
+	ck_assert_int_eq(gp_wait(p, ev, 4, INT64_MIN), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	tu_after_stop(&a);
+	gp_poller_free(p);
+}
+END_TEST
+
+static void
+act_write(void *arg)
+{
+	char c = 'w';
+
+	(void)!write(*(int *)arg, &c, 1);
+}
+
+/* A long timeout ends when an event comes. */
+START_TEST(test_event_ends_timed_wait)
+{
+	gp_poller *p = tu_new();
+	int fds[2];
+	gp_event ev[4];
+	tu_after a;
+	int64_t t0, dt;
+
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+	t0 = tu_now_ns();
+	tu_after_start(&a, 50, act_write, &fds[1]);
+	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10000)), 1);
+	dt = tu_now_ns() - t0;
+	ck_assert_int_eq(tu_after_stop(&a), 1);
+	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
+	ck_assert_uint_eq(ev[0].events, GP_READ);
+	ck_assert_int_ge(dt, TU_MS(50));
+	ck_assert_int_lt(dt, LATE);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* An infinite wait ended by gp_notify from another thread. */
+START_TEST(test_notify_other_thread)
+{
+	gp_poller *p = tu_new();
+	int fds[2];
+	gp_event ev[4];
+	tu_after a;
+	int64_t t0, dt;
+
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+	memset(ev, 0xff, sizeof ev);
+	t0 = tu_now_ns();
+	tu_after_start(&a, 50, tu_act_notify, p);
+	ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
+	dt = tu_now_ns() - t0;
+	tu_after_stop(&a);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
+	ck_assert_ptr_eq(ev[0].data, NULL);
+	ck_assert_int_ge(dt, TU_MS(50));
+	ck_assert_int_lt(dt, LATE);
+	/* Consumed. */
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10)), 0);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* A notify with nobody waiting is remembered by the next wait. */
+START_TEST(test_notify_before_wait)
+{
+	gp_poller *p = tu_new();
+	gp_event ev[4];
+	int64_t t0;
+
+	ck_assert_int_eq(gp_notify(p), 0);
+	t0 = tu_now_ns();
+	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10000)), 1);
+	ck_assert_int_lt(tu_now_ns() - t0, LATE);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
+	ck_assert_ptr_eq(ev[0].data, NULL);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	/* Also with timeout 0 and with an infinite timeout. */
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_notify(p), 0);
+	{
+		tu_after wd;
+		tu_watchdog_start(&wd, p);
+		ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
+		ck_assert_int_eq(tu_after_stop(&wd), 0);
+	}
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* The GP_NOTIFIED record comes first, followed by what is ready. */
+START_TEST(test_notify_first_with_events)
+{
+	gp_poller *p = tu_new();
+	int a[2], b[2];
+	gp_event ev[8];
+
+	tu_pipe(a);
+	tu_pipe(b);
+	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
+	ck_assert_int_eq(gp_add(p, b[1], GP_WRITE, TU_TAG(2)), 0);
+	tu_write1(a[1]);
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 8, TU_MS(10000)), 3);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
+	ck_assert_ptr_eq(ev[0].data, NULL);
+	ck_assert_int_ge(tu_find_data(ev + 1, 2, TU_TAG(1)), 0);
+	ck_assert_int_ge(tu_find_data(ev + 1, 2, TU_TAG(2)), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 2);
+	ck_assert_int_eq(tu_find_data(ev, 2, NULL), -1);
+	ck_assert_int_eq(gp_remove(p, a[0]), 0);
+	ck_assert_int_eq(gp_remove(p, b[1]), 0);
+	tu_close(a[0]);
+	tu_close(a[1]);
+	tu_close(b[0]);
+	tu_close(b[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* A remembered notify with max = 1 and ready registrations: the
+ * GP_NOTIFIED record is the first record of the batch, so it comes alone
+ * ("the next wait returns at once with the GP_NOTIFIED record"), and the
+ * ready ones follow in the next waits. */
+START_TEST(test_notify_first_max1)
+{
+	gp_poller *p = tu_new();
+	int a[2], b[2];
+	gp_event ev[8];
+
+	tu_pipe(a);
+	tu_pipe(b);
+	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
+	ck_assert_int_eq(gp_add(p, b[1], GP_WRITE, TU_TAG(2)), 0);
+	tu_write1(a[1]);
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
+	/* Level: both ready registrations keep coming (a wait need not
+	 * return all of them at once), and no second notify record. */
+	{
+		int seen1 = 0, seen2 = 0;
+		for (int k = 0; k < 3 && !(seen1 && seen2); k++) {
+			int n = gp_wait(p, ev, 8, 0);
+			ck_assert_int_ge(n, 1);
+			ck_assert_int_eq(tu_find_data(ev, n, NULL), -1);
+			seen1 |= tu_find_data(ev, n, TU_TAG(1)) >= 0;
+			seen2 |= tu_find_data(ev, n, TU_TAG(2)) >= 0;
+		}
+		ck_assert(seen1 && seen2);
+	}
+	/* Same with oneshot registrations: nothing may be lost. */
+	ck_assert_int_eq(gp_modify(p, a[0], GP_READ | GP_ONESHOT, TU_TAG(3)),
+	                 0);
+	ck_assert_int_eq(gp_modify(p, b[1], GP_WRITE | GP_ONESHOT, TU_TAG(4)),
+	                 0);
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
+	ck_assert_int_eq(gp_wait(p, ev + 1, 1, 0), 1);
+	ck_assert_int_eq(gp_wait(p, ev + 2, 8, 0), 0);
+	ck_assert_int_ge(tu_find_data(ev, 2, TU_TAG(3)), 0);
+	ck_assert_int_ge(tu_find_data(ev, 2, TU_TAG(4)), 0);
+	ck_assert_int_eq(gp_remove(p, a[0]), 0);
+	ck_assert_int_eq(gp_remove(p, b[1]), 0);
+	tu_close(a[0]);
+	tu_close(a[1]);
+	tu_close(b[0]);
+	tu_close(b[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* A poll (timeout 0) with a level registration that stays readable must
+ * report it every time, also right after a notify was delivered with a
+ * small array or a small max_events (the wake-up descriptor must not take
+ * the only kernel slot and make the wait return 0).  _i picks max_events
+ * (256 or 1); the loop covers max 1..3 and the fd becoming ready before
+ * or after the notify. */
+START_TEST(test_poll_after_notify_small_max)
+{
+	for (int max = 1; max <= 3; max++) {
+		for (int order = 0; order < 2; order++) {
+			gp_poller *p = tu_new_max(_i == 0 ? 256 : 1);
+			int fds[2], notified = 0, n;
+			gp_event ev[4];
+
+			tu_pipe(fds);
+			ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)),
+			                 0);
+			if (order == 0)
+				tu_write1(fds[1]);
+			ck_assert_int_eq(gp_notify(p), 0);
+			if (order == 1)
+				tu_write1(fds[1]);
+			for (int k = 0; k < 4; k++) {
+				n = gp_wait(p, ev, max, 0);
+				ck_assert_msg(n >= 1,
+				              "max %d order %d wait %d: %d "
+				              "although the fd is readable",
+				              max, order, k, n);
+				for (int j = 0; j < n; j++) {
+					if (ev[j].events == GP_NOTIFIED) {
+						ck_assert_int_eq(j, 0);
+						notified++;
+					} else {
+						ck_assert_ptr_eq(ev[j].data,
+						                 TU_TAG(1));
+					}
+				}
+			}
+			ck_assert_int_eq(notified, 1);
+			ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+			tu_close(fds[0]);
+			tu_close(fds[1]);
+			gp_poller_free(p);
+		}
+	}
+}
+END_TEST
+
+/* The same through split waits with timeout 0. */
+START_TEST(test_split_poll_after_notify)
+{
+	for (int order = 0; order < 2; order++) {
+		gp_poller *p = tu_new_max(_i == 0 ? 256 : 1);
+		tu_ready r;
+		int fds[2], notified = 0, n;
+		gp_event ev[4];
+
+		tu_ready_init(&r);
+		tu_pipe(fds);
+		ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+		if (order == 0)
+			tu_write1(fds[1]);
+		ck_assert_int_eq(gp_notify(p), 0);
+		if (order == 1)
+			tu_write1(fds[1]);
+		for (int k = 0; k < 4; k++) {
+			tu_start(p, 0, &r);
+			tu_await_ready(&r, k + 1);
+			n = gp_wait_collect(p, ev, 4);
+			ck_assert_msg(n >= 1,
+			              "order %d wait %d: %d although the fd "
+			              "is readable",
+			              order, k, n);
+			for (int j = 0; j < n; j++) {
+				if (ev[j].events == GP_NOTIFIED) {
+					ck_assert_int_eq(j, 0);
+					notified++;
+				} else {
+					ck_assert_ptr_eq(ev[j].data, TU_TAG(1));
+				}
+			}
+			ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+		}
+		ck_assert_int_eq(notified, 1);
+		ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+		tu_close(fds[0]);
+		tu_close(fds[1]);
+		gp_poller_free(p);
+		tu_ready_destroy(&r);
+	}
+}
+END_TEST
+
+/* Many notifies before a wait: one GP_NOTIFIED record. */
+START_TEST(test_notify_coalesced)
+{
+	gp_poller *p = tu_new();
+	gp_event ev[8];
+	int n;
+
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(gp_notify(p), 0);
+	n = gp_wait(p, ev, 8, TU_MS(10000));
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 8, TU_MS(20)), 0);
+	/* Again, a second round. */
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 1);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 0);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* Notifies from several threads at once while a wait blocks: the wait
+ * ends with a GP_NOTIFIED record, and the flood leaves at most one more
+ * record behind. */
+struct flood {
+	gp_poller *p;
+	atomic_int stop;
+};
+
+static void *
+flood_main(void *arg)
+{
+	struct flood *f = arg;
+
+	while (!atomic_load(&f->stop))
+		gp_notify(f->p);
+	return NULL;
+}
+
+START_TEST(test_notify_flood)
+{
+	struct flood f;
+	pthread_t th[2];
+	gp_event ev[8];
+	int n, total = 0;
+
+	f.p = tu_new();
+	atomic_init(&f.stop, 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, flood_main, &f),
+		                 0);
+	for (int k = 0; k < 200; k++) {
+		n = gp_wait(f.p, ev, 8, TU_MS(10000));
+		ck_assert_int_eq(n, 1);
+		ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+		total++;
+	}
+	atomic_store(&f.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	n = gp_wait(f.p, ev, 8, 0);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_le(n, 1);
+	if (n == 1)
+		ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(f.p, ev, 8, 0), 0);
+	ck_assert_int_eq(total, 200);
+	gp_poller_free(f.p);
+}
+END_TEST
+
+/* ---- signals ------------------------------------------------------------- */
+
+static gp_poller *sig_poller;
+static volatile sig_atomic_t sig_count;
+static volatile sig_atomic_t sig_notify_rc;
+
+static void
+notify_handler(int sig)
+{
+	(void)sig;
+	sig_notify_rc = gp_notify(sig_poller);
+	sig_count++;
+}
+
+static void
+count_handler(int sig)
+{
+	(void)sig;
+	sig_count++;
+}
+
+static void
+set_handler(int sig, void (*fn)(int), struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART */
+	ck_assert_int_eq(sigaction(sig, &sa, old), 0);
+}
+
+/* gp_notify is async-signal-safe: called from a handler it wakes the
+ * next wait. */
+START_TEST(test_notify_from_signal_handler)
+{
+	struct sigaction old;
+	gp_event ev[4];
+	int64_t t0;
+
+	sig_poller = tu_new();
+	sig_count = 0;
+	sig_notify_rc = -100;
+	set_handler(SIGUSR1, notify_handler, &old);
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(sig_count, 1);
+	ck_assert_int_eq(sig_notify_rc, 0);
+	t0 = tu_now_ns();
+	ck_assert_int_eq(gp_wait(sig_poller, ev, 4, TU_MS(10000)), 1);
+	ck_assert_int_lt(tu_now_ns() - t0, LATE);
+	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	ck_assert_int_eq(gp_wait(sig_poller, ev, 4, 0), 0);
+	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+	gp_poller_free(sig_poller);
+	sig_poller = NULL;
+}
+END_TEST
+
+/* A thread that signals a target thread every 20 ms until stopped, so a
+ * signal sent just before the target blocks is followed by another. */
+struct pester {
+	gp_poller *p;
+	pthread_t target;
+	int sig;
+	atomic_int stop;
+	atomic_int sent;
+};
+
+static void *
+pester_main(void *arg)
+{
+	struct pester *ps = arg;
+
+	int64_t give_up = tu_now_ns() + TU_MS(TU_PATIENCE_MS);
+
+	tu_sleep_ms(50);
+	while (!atomic_load(&ps->stop)) {
+		if (tu_now_ns() > give_up) {
+			/* The wait ignores signals: end it so the test fails
+			 * instead of hanging. */
+			gp_notify(ps->p);
+			break;
+		}
+		pthread_kill(ps->target, ps->sig);
+		atomic_fetch_add(&ps->sent, 1);
+		tu_sleep_ms(20);
+	}
+	return NULL;
+}
+
+/* A signal interrupting the wait: GP_EINTR, not retried, not 0. */
+START_TEST(test_eintr)
+{
+	struct sigaction old;
+	struct pester ps;
+	pthread_t th;
+	gp_poller *p = tu_new();
+	gp_event ev[4];
+	int fds[2], r;
+	int64_t t0, dt;
+
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
+	sig_count = 0;
+	set_handler(SIGUSR2, count_handler, &old);
+	ps.p = p;
+	ps.target = pthread_self();
+	ps.sig = SIGUSR2;
+	atomic_init(&ps.stop, 0);
+	atomic_init(&ps.sent, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, pester_main, &ps), 0);
+	t0 = tu_now_ns();
+	r = gp_wait(p, ev, 4, _i == 0 ? -1 : TU_MS(10000));
+	dt = tu_now_ns() - t0;
+	atomic_store(&ps.stop, 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(sigaction(SIGUSR2, &old, NULL), 0);
+	ck_assert_msg(r == GP_EINTR, "gp_wait returned %d (%s)", r,
+	              gp_strerror(r));
+	ck_assert_int_ge(sig_count, 1);
+	ck_assert_int_lt(dt, LATE);
+	/* The poller still works. */
+	tu_write1(fds[1]);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* ---- remaining time across internal wakeups ---------------------------- */
+
+struct churn {
+	gp_poller *p;
+	int fds[2];
+	int sv[2];
+	int rc[6];
+};
+
+/* Registration changes while the owner waits; none makes anything
+ * ready. */
+static void
+act_churn(void *arg)
+{
+	struct churn *c = arg;
+
+	c->rc[0] = gp_add(c->p, c->fds[0], GP_READ, TU_TAG(1));
+	tu_sleep_ms(20);
+	c->rc[1] = gp_modify(c->p, c->fds[0], GP_READ | GP_ONESHOT, TU_TAG(2));
+	tu_sleep_ms(20);
+	c->rc[2] = gp_add(c->p, c->sv[0], GP_READ, TU_TAG(3));
+	tu_sleep_ms(20);
+	c->rc[3] = gp_remove(c->p, c->fds[0]);
+	tu_sleep_ms(20);
+	c->rc[4] = gp_modify(c->p, c->sv[0], GP_READ, TU_TAG(4));
+	c->rc[5] = gp_remove(c->p, c->sv[0]);
+}
+
+/* Another thread changes registrations during a 200 ms wait (poll wakes
+ * and resyncs): the wait still lasts >= 200 ms and returns 0. */
+START_TEST(test_remaining_time)
+{
+	struct churn c;
+	tu_after a;
+	gp_event ev[4];
+	int64_t t0, dt;
+	int r;
+
+	memset(&c, 0, sizeof c);
+	c.p = tu_new();
+	tu_pipe(c.fds);
+	tu_socketpair(c.sv);
+	t0 = tu_now_ns();
+	tu_after_start(&a, 30, act_churn, &c);
+	r = gp_wait(c.p, ev, 4, TU_MS(200));
+	dt = tu_now_ns() - t0;
+	ck_assert_int_eq(tu_after_stop(&a), 1);
+	ck_assert_int_eq(r, 0);
+	ck_assert_msg(dt >= TU_MS(200), "returned after %lld ns",
+	              (long long)dt);
+	ck_assert_int_lt(dt, TU_MS(200) + LATE);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(c.rc[i], 0);
+	tu_close(c.fds[0]);
+	tu_close(c.fds[1]);
+	tu_close(c.sv[0]);
+	tu_close(c.sv[1]);
+	gp_poller_free(c.p);
+}
+END_TEST
+
+/* One add of a non-ready fd in the middle of a wait. */
+struct add1 {
+	gp_poller *p;
+	int fd;
+	int rc;
+};
+
+static void
+act_add1(void *arg)
+{
+	struct add1 *x = arg;
+
+	x->rc = gp_add(x->p, x->fd, GP_READ, TU_TAG(9));
+}
+
+START_TEST(test_remaining_time_single_add)
+{
+	struct add1 x;
+	int fds[2];
+	tu_after a;
+	gp_event ev[4];
+	int64_t t0, dt;
+	int r;
+
+	x.p = tu_new();
+	tu_pipe(fds);
+	x.fd = fds[0];
+	x.rc = -100;
+	t0 = tu_now_ns();
+	tu_after_start(&a, 100, act_add1, &x);
+	r = gp_wait(x.p, ev, 4, TU_MS(200));
+	dt = tu_now_ns() - t0;
+	ck_assert_int_eq(tu_after_stop(&a), 1);
+	ck_assert_int_eq(x.rc, 0);
+	ck_assert_int_eq(r, 0);
+	ck_assert_msg(dt >= TU_MS(200), "returned after %lld ns",
+	              (long long)dt);
+	ck_assert_int_lt(dt, TU_MS(200) + LATE);
+	ck_assert_int_eq(gp_remove(x.p, fds[0]), 0);
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+	gp_poller_free(x.p);
+}
+END_TEST
+
+Suite *
+wait_suite(void)
+{
+	Suite *s = suite_create("wait");
+	TCase *tc = tcase_create("timeouts");
+
+	tcase_set_timeout(tc, TU_TIMEOUT);
+	tcase_add_test(tc, test_timeout_zero);
+	tcase_add_test(tc, test_timeout_short);
+	tcase_add_test(tc, test_timeout_huge);
+	tcase_add_test(tc, test_event_ends_timed_wait);
+	tcase_add_test(tc, test_remaining_time);
+	tcase_add_test(tc, test_remaining_time_single_add);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("notify");
+	tcase_set_timeout(tc, TU_TIMEOUT);
+	tcase_add_test(tc, test_notify_other_thread);
+	tcase_add_test(tc, test_notify_before_wait);
+	tcase_add_test(tc, test_notify_first_with_events);
+	tcase_add_test(tc, test_notify_first_max1);
+	tcase_add_loop_test(tc, test_poll_after_notify_small_max, 0, 2);
+	tcase_add_loop_test(tc, test_split_poll_after_notify, 0, 2);
+	tcase_add_test(tc, test_notify_coalesced);
+	tcase_add_test(tc, test_notify_flood);
+	tcase_add_test(tc, test_notify_from_signal_handler);
+	tcase_add_loop_test(tc, test_eintr, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,149 @@
+/* testutil.h - helpers shared by the libguestpoll Check tests.
+ *
+ * The test binary runs once per backend: the backend is chosen by the
+ * GUESTPOLL_BACKEND environment variable (set by run-epoll.sh and
+ * run-poll.sh), so a poller made with default options uses it.
+ *
+ * Rules for the tests (so that they pass both with CK_FORK=yes and
+ * CK_FORK=no, and under valgrind):
+ * - close every descriptor and free every poller a test makes;
+ * - never call ck_assert* from a helper thread: record the result and
+ *   assert on the test's own thread;
+ * - an "infinite" wait always has a tu_after() watchdog that notifies the
+ *   poller after a few seconds, so a bug fails the test instead of hanging.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#ifndef GUESTPOLL_TESTUTIL_H
+#define GUESTPOLL_TESTUTIL_H
+
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "guestpoll.h"
+
+/* ---- the suites (one file each) ----------------------------------------- */
+
+Suite *basic_suite(void);
+Suite *modes_suite(void);
+Suite *errors_suite(void);
+Suite *wait_suite(void);
+Suite *threads_suite(void);
+Suite *split_suite(void);
+Suite *stale_suite(void);
+Suite *lifecycle_suite(void);
+
+/* Generous per-test timeout in seconds (Check's default is 4 s, which a
+ * loaded machine can exceed); heavy tests use TU_TIMEOUT_LONG. */
+#define TU_TIMEOUT      30
+#define TU_TIMEOUT_LONG 120
+
+/* How long a test is willing to wait for something that should happen
+ * "at once" before declaring failure. */
+#define TU_PATIENCE_MS 5000
+
+/* ---- the backend under test ------------------------------------------- */
+
+/* The backend a default poller uses in this run ("epoll" or "poll"), set by
+ * main() before the suites run. */
+extern char tu_backend[16];
+int tu_is_epoll(void);
+
+/* A poller with default options (so GUESTPOLL_BACKEND applies); asserts
+ * that it was made and uses tu_backend. */
+gp_poller *tu_new(void);
+gp_poller *tu_new_max(int max_events);
+
+/* ---- time ---------------------------------------------------------------- */
+
+int64_t tu_now_ns(void);
+void tu_sleep_ms(int ms);
+#define TU_MS(x) ((int64_t)(x)*1000000)
+
+/* ---- descriptors ------------------------------------------------------- */
+
+/* Non-blocking, close-on-exec pipe and AF_UNIX stream socketpair. */
+void tu_pipe(int fds[2]);
+void tu_socketpair(int sv[2]);
+void tu_close(int fd);
+/* Writes one byte (asserts success). */
+void tu_write1(int fd);
+/* Reads everything available; returns the byte count (0 on EOF or none). */
+long tu_drain(int fd);
+/* Writes to a non-blocking socket until it would block; afterwards poll()
+ * confirms it is not writable. */
+void tu_fill(int fd);
+/* poll() on one fd with timeout 0; returns revents. */
+short tu_poll1(int fd, short events);
+/* 1 if fd is an open descriptor. */
+int tu_fd_is_open(int fd);
+/* Number of open descriptors of this process (-1 if unknown). */
+int tu_fd_count(void);
+
+/* ---- results ------------------------------------------------------------ */
+
+/* Index of the first record carrying data (or fd), -1 if none. */
+int tu_find_data(const gp_event *ev, int n, const void *data);
+int tu_find_fd(const gp_event *ev, int n, int fd);
+int tu_count_data(const gp_event *ev, int n, const void *data);
+/* Tags usable as data pointers. */
+#define TU_TAG(x) ((void *)(uintptr_t)(0x1000 + (x)))
+
+/* ---- environment ------------------------------------------------------- */
+
+/* Saves GUESTPOLL_BACKEND, sets it (NULL unsets), and restores it. */
+typedef struct tu_env {
+	int had;
+	char value[64];
+} tu_env;
+void tu_env_set(tu_env *saved, const char *value);
+void tu_env_restore(const tu_env *saved);
+
+/* ---- delayed actions on a helper thread ---------------------------------- */
+
+typedef void (*tu_action)(void *arg);
+typedef struct tu_after {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int delay_ms;
+	int cancelled;
+	int fired;
+	tu_action fn;
+	void *arg;
+} tu_after;
+/* Runs fn(arg) on a new thread after delay_ms unless cancelled first. */
+void tu_after_start(tu_after *a, int delay_ms, tu_action fn, void *arg);
+/* Cancels (if not yet fired) and joins; returns 1 if fn ran. */
+int tu_after_stop(tu_after *a);
+/* An action calling gp_notify(arg). */
+void tu_act_notify(void *poller);
+/* Watchdog for infinite waits: notifies p after TU_PATIENCE_MS. */
+void tu_watchdog_start(tu_after *a, gp_poller *p);
+
+/* ---- the split-wait ready callback ------------------------------------- */
+
+typedef struct tu_ready {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int count;
+	pthread_t thread;   /* thread of the last call */
+	int signals_masked; /* SIGINT, SIGUSR1, SIGTERM blocked in the call */
+} tu_ready;
+void tu_ready_init(tu_ready *r);
+void tu_ready_destroy(tu_ready *r);
+/* The gp_ready_cb; arg is a tu_ready. */
+void tu_ready_cb(void *arg);
+/* Waits until count >= target or timeout_ms passed; returns the count. */
+int tu_ready_wait(tu_ready *r, int target, int timeout_ms);
+int tu_ready_count(tu_ready *r);
+
+/* gp_wait_start with tu_ready_cb, asserting 0. */
+void tu_start(gp_poller *p, int64_t timeout_ns, tu_ready *r);
+/* Waits for the ready callback number `target` (asserting it comes within
+ * TU_PATIENCE_MS). */
+void tu_await_ready(tu_ready *r, int target);
+
+#endif /* GUESTPOLL_TESTUTIL_H */
