@@ -147,12 +147,17 @@ class _GuestRun:
         self._set_event_loop = False
         self._wakeup_fd: Optional[int] = None
         self._interrupt_count = 0
+        self._result: Optional[outcome.Outcome] = None
         self.main_task: Optional[tasks.Task] = None
 
     # ---- start -------------------------------------------------------------
 
     def start(self, coro: Coroutine[Any, Any, Any], debug: Optional[bool], loop_factory: Any) -> None:
-        loop = _make_loop(loop_factory)
+        try:
+            loop = _make_loop(loop_factory)
+        except BaseException:
+            coro.close()
+            raise
         try:
             self._loop = loop
             self._selector = loop._selector
@@ -380,12 +385,22 @@ class _GuestRun:
                 if loop._stopping:
                     self._end_phase(None)
             if not self._finished:
-                self._schedule()
+                try:
+                    self._schedule()
+                except BaseException as exc:
+                    # The wait could not be handed over: that fails the
+                    # phase, and teardown goes on in the next tick.
+                    if self._phase is not None:
+                        self._end_phase(exc)
+                    if not self._finished:
+                        self._soon(self._tick)
         finally:
             sys.set_asyncgen_hooks(*hooks)
             if sniffio is not None:
                 sniffio.thread_local.name = sniffio_name
             self._in_tick = False
+        if self._finished:
+            self._deliver()
 
     def _schedule(self) -> None:
         """Queues the next tick now, or hands the wait to the waiter."""
@@ -425,7 +440,15 @@ class _GuestRun:
         self._finished = True
         self._gen = None
         self._restore()
-        self._done_callback(result)
+        self._result = result
+        if not self._in_tick:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        # Runs as host code: outside the tick's asyncgen hooks and sniffio.
+        result, self._result = self._result, None
+        if result is not None:
+            self._done_callback(result)
 
 
 def start_guest_run(
