@@ -18,6 +18,7 @@ is what ``loop.run_until_complete`` would do, spread over ticks.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import signal
 import sys
@@ -174,11 +175,13 @@ class _GuestRun:
                 # host's is put back when the run ends.
                 self._wakeup_fd = signal.set_wakeup_fd(-1)
                 signal.set_wakeup_fd(self._wakeup_fd)
-            context = None
-            if sys.version_info >= (3, 11):
-                import contextvars
-
-                context = contextvars.copy_context()
+            # The main task's context is a copy of the host's, as in
+            # asyncio.Runner, minus a host library's claim on sniffio's
+            # context variable (Trio sets it in its tasks).
+            context = contextvars.copy_context()
+            cvar = getattr(sys.modules.get("sniffio"), "current_async_library_cvar", None)
+            if cvar is not None:
+                context.run(cvar.set, None)
             self._gen = self._lifecycle(coro, context)
             first = self._gen.send(None)
         except BaseException:
@@ -197,10 +200,10 @@ class _GuestRun:
         ``yield x`` (the driver sends back x's result or throws its error)."""
         loop = self._loop
         try:
-            if context is not None:
+            if sys.version_info >= (3, 11):
                 task = loop.create_task(coro, context=context)
-            else:
-                task = loop.create_task(coro)
+            else:  # 3.10 copies the current context instead
+                task = context.run(loop.create_task, coro)
             self.main_task = task
             sigint = self._install_sigint(task)
             self._interrupt_count = 0
@@ -367,11 +370,13 @@ class _GuestRun:
         loop = self._loop
         loop._guestpoll_waiting = False
         hooks = sys.get_asyncgen_hooks()
-        sniffio = sys.modules.get("sniffio")
+        # sniffio >= 1.3 lets a loop claim the thread (Trio claims it for
+        # its whole run); the guest claims it for the tick.
+        sniffio_local = getattr(sys.modules.get("sniffio"), "thread_local", None)
         sniffio_name = None
-        if sniffio is not None:
-            sniffio_name = getattr(sniffio.thread_local, "name", None)
-            sniffio.thread_local.name = "asyncio"
+        if sniffio_local is not None:
+            sniffio_name = getattr(sniffio_local, "name", None)
+            sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(
             firstiter=loop._asyncgen_firstiter_hook,
             finalizer=loop._asyncgen_finalizer_hook,
@@ -396,8 +401,8 @@ class _GuestRun:
                         self._soon(self._tick)
         finally:
             sys.set_asyncgen_hooks(*hooks)
-            if sniffio is not None:
-                sniffio.thread_local.name = sniffio_name
+            if sniffio_local is not None:
+                sniffio_local.name = sniffio_name
             self._in_tick = False
         if self._finished:
             self._deliver()

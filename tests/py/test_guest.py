@@ -900,7 +900,7 @@ def test_dropped_guest_asyncgen_finalized_by_guest_loop():
 
 
 def test_sniffio_in_guest_and_host():
-    sniffio = pytest.importorskip("sniffio")
+    sniffio = pytest.importorskip("sniffio", minversion="1.3", reason="sniffio < 1.3 has no thread_local")
     seen = {}
 
     async def main():
@@ -1202,7 +1202,7 @@ def test_loop_closed_and_running_loop_cleared_at_done():
 def test_done_callback_runs_as_host_code():
     """done_callback is host code: the host's async generator hooks and
     sniffio state are in place, no guest task is current."""
-    sniffio = pytest.importorskip("sniffio")
+    sniffio = pytest.importorskip("sniffio", minversion="1.3", reason="sniffio < 1.3 has no thread_local")
     seen = {}
 
     def host_firstiter(agen):
