@@ -106,12 +106,7 @@ ep_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		kmax = p->raw_cap;
 #ifdef HAVE_EPOLL_PWAIT2
 	if (!s->no_pwait2) {
-		struct timespec ts, *tsp = NULL;
-		if (timeout_ns >= 0) {
-			ts.tv_sec = timeout_ns / 1000000000;
-			ts.tv_nsec = timeout_ns % 1000000000;
-			tsp = &ts;
-		}
+		struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
 		n = epoll_pwait2(s->epfd, s->evs, kmax, tsp, NULL);
 		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
 			s->no_pwait2 = 1; /* old kernel or a seccomp filter */

@@ -132,12 +132,7 @@ static int
 pl_poll(struct poll_state *s, int64_t timeout_ns)
 {
 #ifdef HAVE_PPOLL
-	struct timespec ts, *tsp = NULL;
-	if (timeout_ns >= 0) {
-		ts.tv_sec = timeout_ns / 1000000000;
-		ts.tv_nsec = timeout_ns % 1000000000;
-		tsp = &ts;
-	}
+	struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
 	return ppoll(s->pfds, (nfds_t)s->npfds, tsp, NULL);
 #else
 	return poll(s->pfds, (nfds_t)s->npfds,

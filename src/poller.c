@@ -57,6 +57,16 @@ gp__ms_round_up(int64_t ns)
 	return ms > INT_MAX ? INT_MAX : ms;
 }
 
+struct timespec *
+gp__timespec(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return ts;
+}
+
 static int64_t
 now_ns(void)
 {

@@ -124,6 +124,10 @@ int gp__errno_code(int err);
 void gp__wake(gp_poller *p);
 void gp__wake_drain(gp_poller *p);
 int64_t gp__ms_round_up(int64_t ns);
+struct timespec;
+/* Fills *ts from ns and returns it, or returns NULL (wait forever) for
+ * ns < 0. */
+struct timespec *gp__timespec(int64_t ns, struct timespec *ts);
 
 extern const struct gp_backend_ops gp__poll_ops;
 #ifdef HAVE_EPOLL_CREATE1
