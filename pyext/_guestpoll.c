@@ -766,6 +766,30 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* Ends the split wait in flight without calling its callback, and returns
+ * once the waiter is done with it (the next select() collects its events).
+ * For a run whose host went away. */
+static PyObject *
+Selector_wait_cancel(SelectorObject *self, PyObject *unused)
+{
+	if (self->wstate != WAIT_INFLIGHT || !self->poller)
+		Py_RETURN_NONE;
+	Py_CLEAR(self->ready_callable);
+	gp_notify(self->poller);
+	for (int i = 0; self->wstate == WAIT_INFLIGHT; i++) {
+		/* on_ready needs the GIL to mark the wait ready. */
+		if (i == 50000) { /* 10 s: the waiter must be stuck */
+			PyErr_SetString(PyExc_RuntimeError,
+			                "the guest wait did not end");
+			return NULL;
+		}
+		Py_BEGIN_ALLOW_THREADS struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
 static PyObject *
 Selector_notify(SelectorObject *self, PyObject *unused)
 {
@@ -829,6 +853,9 @@ static PyMethodDef Selector_methods[] = {
          "wait to the waiter thread, which\ncalls callback() (holding the "
          "GIL, on that thread) when it ends.\nThe next select() returns "
          "that wait's events without blocking."},
+        {"_wait_cancel", (PyCFunction)Selector_wait_cancel, METH_NOARGS,
+         "_wait_cancel()\n\nEnd the guest wait in flight without its "
+         "callback; the next\nselect() returns its events."},
         {"_notify", (PyCFunction)Selector_notify, METH_NOARGS,
          "_notify()\n\nEnd the current or next wait early.  Thread-safe."},
         {NULL, NULL, 0, NULL}};
@@ -871,6 +898,43 @@ static PyType_Spec Selector_spec = {
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
         .slots = Selector_slots,
 };
+
+/* ---- module functions ---------------------------------------------- */
+
+static int
+run_pending(void *fn)
+{
+	PyObject *res = PyObject_CallNoArgs(fn);
+
+	if (!res)
+		PyErr_WriteUnraisable(fn);
+	Py_XDECREF(res);
+	Py_DECREF(fn);
+	return 0; /* never raise into whatever the main thread runs */
+}
+
+static PyObject *
+call_on_main(PyObject *module, PyObject *fn)
+{
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "argument must be callable");
+		return NULL;
+	}
+	Py_INCREF(fn);
+	if (Py_AddPendingCall(run_pending, fn) < 0) {
+		Py_DECREF(fn);
+		PyErr_SetString(PyExc_RuntimeError,
+		                "the main thread's pending-call queue is full");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+        {"_call_on_main", call_on_main, METH_O,
+         "_call_on_main(fn)\n\nHave the main thread call fn() soon (at "
+         "its next bytecode\nboundary), whatever it is running."},
+        {NULL, NULL, 0, NULL}};
 
 static int
 module_exec(PyObject *m)
@@ -929,6 +993,7 @@ static struct PyModuleDef module_def = {
         .m_doc = "C core of guestpoll: a selectors.BaseSelector over "
                  "libguestpoll.",
         .m_size = sizeof(modstate),
+        .m_methods = module_methods,
         .m_slots = module_slots,
         .m_traverse = module_traverse,
         .m_clear = module_clear,

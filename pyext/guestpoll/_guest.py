@@ -13,6 +13,13 @@ tick is running or scheduled, or one wait is in flight.
 generators; shut down the default executor; close) is written as a generator
 that yields the awaitables to run to completion, one "phase" each; a phase
 is what ``loop.run_until_complete`` would do, spread over ticks.
+
+Abandonment: the host holds the run only through the :class:`_TickHandle`
+it was handed (in its queue of callbacks, or in the waiter's callback while
+a wait is in flight).  If the host drops it before the run is over, the
+handle's finalizer notices, warns, cancels what is running and finishes the
+run synchronously on the host thread with blocking waits, logging the
+result it can no longer deliver.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 import signal
 import sys
 import threading
+import traceback
+import warnings
 from asyncio import base_events, constants, coroutines, events, exceptions
 from asyncio import futures, selector_events, tasks
 from typing import Any, Callable, Coroutine, Generator, Optional
@@ -30,6 +40,13 @@ from typing import Any, Callable, Coroutine, Generator, Optional
 import outcome
 
 from . import Selector
+from ._guestpoll import _call_on_main
+
+logger = logging.getLogger("guestpoll")
+
+# The message of the CancelledError an abandoned run's tasks receive; it
+# names aioguest too, for code written against that package.
+ABANDONED_MESSAGE = "asyncio guest run abandoned by its host (guestpoll, aioguest-compatible)"
 
 __all__ = ["start_guest_run"]
 
@@ -39,6 +56,74 @@ _EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
+
+# Abandoned runs whose handle died on another thread than their host's,
+# by host thread id, waiting to be finished on that thread.
+_orphans: dict[int, list["_GuestRun"]] = {}
+_orphans_lock = threading.Lock()
+
+
+class _TickHandle:
+    """The host's side of a run: ``handle.tick`` is the callable the host
+    is asked to run, and the handle carries the host's callbacks.  The run
+    (reachable from its loop, which asyncio keeps as this thread's running
+    loop) never refers to the handle or to the host's callbacks, so once
+    the host lets go of every ``tick`` it was given, the handle dies, even
+    inside a reference cycle through the host's own queue, while the loop,
+    its tasks and the life cycle stay intact for an orderly finish."""
+
+    __slots__ = ("_run", "threadsafe", "soon", "done_callback", "__weakref__")
+
+    def __init__(
+        self,
+        run: "_GuestRun",
+        threadsafe: Callable[[Callable[[], None]], object],
+        soon: Callable[[Callable[[], None]], object],
+        done_callback: Callable[[outcome.Outcome], object],
+    ) -> None:
+        self._run = run
+        self.threadsafe = threadsafe
+        self.soon = soon
+        self.done_callback = done_callback
+
+    def tick(self) -> None:
+        self._run._tick(self)
+
+    def __del__(self) -> None:
+        run = self._run
+        if not run._finished:
+            run._abandoned()
+
+
+class _Wakeup:
+    """The waiter thread's callback: hands the tick to the host.  If the
+    host refuses it (its loop is gone), the refusal is logged and the
+    handle dropped right here, so that the abandonment shows at once."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: _TickHandle) -> None:
+        self._handle: Optional[_TickHandle] = handle
+
+    def __call__(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        try:
+            handle.threadsafe(handle.tick)
+        except BaseException as exc:
+            # Keep no traceback: its frames would keep the handle alive.
+            what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            logger.error("the host refused the asyncio guest's wakeup: %s", what)
+        del handle
+
+
+def _finish_orphans() -> None:
+    """Finishes the abandoned runs of the calling thread."""
+    with _orphans_lock:
+        runs = _orphans.pop(threading.get_ident(), [])
+    for run in runs:
+        run._finish_abandoned()
 
 
 def _guest_class(cls: type) -> type:
@@ -124,20 +209,12 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
 
 
 class _GuestRun:
-    """The state of one guest run.  Only the host's pending callbacks and
-    the waiter thread's ready callback refer to it."""
+    """The state of one guest run: the loop, the life cycle, the phase.
+    The loop refers to it (``loop._guestpoll_run``); see _TickHandle."""
 
-    def __init__(
-        self,
-        run_sync_soon_threadsafe: Callable[[Callable[[], None]], object],
-        run_sync_soon_not_threadsafe: Callable[[Callable[[], None]], object],
-        done_callback: Callable[[outcome.Outcome], object],
-    ) -> None:
-        self._soon = run_sync_soon_not_threadsafe
-        self._done_callback = done_callback
-        # Handed to the waiter thread: it runs (with the GIL) when the
-        # background wait ends and queues the next tick in the host.
-        self._wakeup = functools.partial(run_sync_soon_threadsafe, self._tick)
+    def __init__(self) -> None:
+        self._host_thread = threading.get_ident()
+        self._sync = False  # abandoned: finish with blocking waits
         self._loop: Any = None
         self._selector: Any = None
         self._orig_class: Optional[type] = None
@@ -153,15 +230,23 @@ class _GuestRun:
 
     # ---- start -------------------------------------------------------------
 
-    def start(self, coro: Coroutine[Any, Any, Any], debug: Optional[bool], loop_factory: Any) -> None:
+    def start(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        debug: Optional[bool],
+        loop_factory: Any,
+        handle: _TickHandle,
+    ) -> None:
         try:
             loop = _make_loop(loop_factory)
         except BaseException:
+            self._finished = True  # not abandoned: it never started
             coro.close()
             raise
         try:
             self._loop = loop
             self._selector = loop._selector
+            loop._guestpoll_run = self
             if loop_factory is None:
                 events.set_event_loop(loop)
                 self._set_event_loop = True
@@ -185,13 +270,17 @@ class _GuestRun:
             self._gen = self._lifecycle(coro, context)
             first = self._gen.send(None)
         except BaseException:
+            self._finished = True
             coro.close()
             self._restore()
             if not loop.is_closed():
                 loop.close()
             raise
         self._begin_phase(first)
-        self._soon(self._tick)
+        if self._finished:
+            self._deliver(handle)
+        else:
+            handle.soon(handle.tick)
 
     # ---- the life cycle ------------------------------------------------
 
@@ -361,7 +450,7 @@ class _GuestRun:
 
     # ---- ticks --------------------------------------------------------------
 
-    def _tick(self) -> None:
+    def _tick(self, handle: Optional[_TickHandle]) -> None:
         if self._finished or self._in_tick:
             # A tick is scheduled or running already (a host loop re-entered
             # from inside a callback); that one carries on.
@@ -389,25 +478,25 @@ class _GuestRun:
             else:
                 if loop._stopping:
                     self._end_phase(None)
-            if not self._finished:
+            if not self._finished and handle is not None:
                 try:
-                    self._schedule()
+                    self._schedule(handle)
                 except BaseException as exc:
                     # The wait could not be handed over: that fails the
                     # phase, and teardown goes on in the next tick.
                     if self._phase is not None:
                         self._end_phase(exc)
                     if not self._finished:
-                        self._soon(self._tick)
+                        handle.soon(handle.tick)
         finally:
             sys.set_asyncgen_hooks(*hooks)
             if sniffio_local is not None:
                 sniffio_local.name = sniffio_name
             self._in_tick = False
         if self._finished:
-            self._deliver()
+            self._deliver(handle)
 
-    def _schedule(self) -> None:
+    def _schedule(self, handle: _TickHandle) -> None:
         """Queues the next tick now, or hands the wait to the waiter."""
         loop = self._loop
         if loop._ready or loop._stopping:
@@ -418,11 +507,12 @@ class _GuestRun:
         else:
             timeout = None
         if timeout == 0:
-            self._soon(self._tick)
+            handle.soon(handle.tick)
             return
         loop._guestpoll_waiting = True
         try:
-            self._selector._wait_start(timeout, self._wakeup)
+            # Called on the waiter thread (with the GIL) when the wait ends.
+            self._selector._wait_start(timeout, _Wakeup(handle))
         except BaseException:
             loop._guestpoll_waiting = False
             raise
@@ -446,14 +536,66 @@ class _GuestRun:
         self._gen = None
         self._restore()
         self._result = result
-        if not self._in_tick:
-            self._deliver()
+        if self._loop is not None:
+            self._loop._guestpoll_run = None
 
-    def _deliver(self) -> None:
+    def _deliver(self, handle: Optional[_TickHandle]) -> None:
         # Runs as host code: outside the tick's asyncgen hooks and sniffio.
         result, self._result = self._result, None
-        if result is not None:
-            self._done_callback(result)
+        if result is None:
+            return
+        if handle is not None and not self._sync:
+            handle.done_callback(result)
+        elif isinstance(result, outcome.Error):
+            logger.error(
+                "asyncio guest run was abandoned; couldn't deliver the guest exception:",
+                exc_info=(type(result.error), result.error, result.error.__traceback__),
+            )
+        else:
+            logger.error(
+                "asyncio guest run was abandoned; couldn't deliver the guest result: %r",
+                result.value,
+            )
+
+    # ---- abandonment -------------------------------------------------
+
+    def _abandoned(self) -> None:
+        """The host dropped the run's last tick handle before the end."""
+        warnings.warn(
+            "asyncio guest run got abandoned by its host before it finished; "
+            "guestpoll cancels it and finishes it synchronously",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        if threading.get_ident() == self._host_thread:
+            self._finish_abandoned()
+            return
+        # The handle died elsewhere (on the waiter thread, when the host
+        # refused a callback): the loop belongs to the host thread.
+        with _orphans_lock:
+            _orphans.setdefault(self._host_thread, []).append(self)
+        if self._host_thread == threading.main_thread().ident:
+            _call_on_main(_finish_orphans)
+
+    def _finish_abandoned(self) -> None:
+        if self._finished:
+            return
+        try:
+            self._sync = True
+            self._loop._guestpoll_waiting = False
+            self._selector._wait_cancel()
+            self._selector._guest = 0  # select() blocks from now on
+            main = self.main_task
+            if main is not None and not main.done():
+                main.cancel(ABANDONED_MESSAGE)
+            else:
+                for task in tasks.all_tasks(self._loop):
+                    task.cancel(ABANDONED_MESSAGE)
+            while not self._finished:
+                self._tick(None)
+            self._deliver(None)
+        except BaseException:
+            logger.exception("guestpoll: finishing an abandoned guest run failed")
 
 
 def start_guest_run(
@@ -487,13 +629,17 @@ def start_guest_run(
     """
     if not coroutines.iscoroutine(coro):
         raise ValueError(f"a coroutine was expected, got {coro!r}")
+    if threading.get_ident() in _orphans:
+        _finish_orphans()  # abandoned runs of this thread come first
     if events._get_running_loop() is not None:
         coro.close()
         raise RuntimeError("start_guest_run() cannot be called from a running event loop")
-    run = _GuestRun(
+    run = _GuestRun()
+    handle = _TickHandle(
+        run,
         run_sync_soon_threadsafe,
         run_sync_soon_not_threadsafe or run_sync_soon_threadsafe,
         done_callback,
     )
-    run.start(coro, debug, loop_factory)
+    run.start(coro, debug, loop_factory, handle)
     return run.main_task

@@ -165,6 +165,16 @@ START_TEST(test_new_forced_backend)
 }
 END_TEST
 
+/* gp_poller_new refuses o with GP_EINVAL, setting the poller to NULL. */
+static void
+expect_new_einval(gp_options *o)
+{
+	gp_poller *p = (gp_poller *)o; /* must be reset to NULL */
+
+	ck_assert_int_eq(gp_poller_new(&p, o), GP_EINVAL);
+	ck_assert_ptr_eq(p, NULL);
+}
+
 START_TEST(test_new_bad_options)
 {
 	gp_options o;
@@ -182,23 +192,17 @@ START_TEST(test_new_bad_options)
 	     i++) {
 		gp_options_init(&o);
 		o.backend = bad_backends[i];
-		p = (gp_poller *)&o;
-		ck_assert_int_eq(gp_poller_new(&p, &o), GP_EINVAL);
-		ck_assert_ptr_eq(p, NULL);
+		expect_new_einval(&o);
 	}
 	for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
 		gp_options_init(&o);
 		o.flags = bad_flags[i];
-		p = (gp_poller *)&o;
-		ck_assert_int_eq(gp_poller_new(&p, &o), GP_EINVAL);
-		ck_assert_ptr_eq(p, NULL);
+		expect_new_einval(&o);
 	}
 	for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
 		gp_options_init(&o);
 		o.max_events = bad_max[i];
-		p = (gp_poller *)&o;
-		ck_assert_int_eq(gp_poller_new(&p, &o), GP_EINVAL);
-		ck_assert_ptr_eq(p, NULL);
+		expect_new_einval(&o);
 	}
 	/* max_events = 1 is fine. */
 	p = tu_new_max(1);
@@ -334,8 +338,7 @@ START_TEST(test_poller_fd_nesting)
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -362,10 +365,9 @@ START_TEST(test_poller_fds_cloexec_and_closed)
 	p = tu_new();
 	tu_ready_init(&r);
 	ck_assert_int_eq(gp_notify(p), 0);
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 1);
+	tu_start_await(p, -1, &r, 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 2), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	for (int fd = 0; fd < NFD; fd++) {
 		int fl;
 		if (was_open[fd])
@@ -399,17 +401,14 @@ START_TEST(test_pipe_read)
 	tu_write1(fds[1]);
 	memset(ev, 0, sizeof ev);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_ptr_eq(ev[0].data, &dummy);
-	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_ASSERT_EVENT(ev[0], &dummy, fds[0], GP_READ);
 	/* Level: still there. */
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_uint_eq(ev[0].events, GP_READ);
 	ck_assert_int_eq(tu_drain(fds[0]), 1);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -423,12 +422,9 @@ START_TEST(test_pipe_write)
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[1], GP_WRITE, TU_TAG(7)), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(7));
-	ck_assert_int_eq(ev[0].fd, fds[1]);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(7), fds[1], GP_WRITE);
 	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -444,9 +440,7 @@ START_TEST(test_socket_read_write)
 	ck_assert_int_eq(gp_add(p, sv[1], GP_READ, TU_TAG(1)), 0);
 	/* sv[0] writable, nothing readable. */
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(0));
-	ck_assert_int_eq(ev[0].fd, sv[0]);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(0), sv[0], GP_WRITE);
 
 	tu_write1(sv[1]);
 	tu_write1(sv[0]);
@@ -462,8 +456,7 @@ START_TEST(test_socket_read_write)
 
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	ck_assert_int_eq(gp_remove(p, sv[1]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -491,8 +484,7 @@ START_TEST(test_interest_mask)
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_remove(p, sv[1]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -526,8 +518,7 @@ START_TEST(test_many_fds_data_roundtrip)
 	}
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(gp_remove(p, fds[i][0]), 0);
-		tu_close(fds[i][0]);
-		tu_close(fds[i][1]);
+		tu_close_pair(fds[i]);
 	}
 	gp_poller_free(p);
 }
@@ -535,26 +526,37 @@ END_TEST
 
 /* ---- hang-up and errors ---------------------------------------------- */
 
-START_TEST(test_pipe_hup)
+/* The other end of fds[0], a pipe's read end (sock 0) or a socket
+ * (sock 1), closes: GP_HUP and GP_READ, never GP_WRITE; the read gives
+ * EOF. */
+static void
+check_peer_hup(int sock)
 {
 	gp_poller *p = tu_new();
 	int fds[2];
 	gp_event ev[4];
 	char c;
 
-	tu_pipe(fds);
+	if (sock)
+		tu_socketpair(fds);
+	else
+		tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	tu_close(fds[1]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_msg(ev[0].events & GP_HUP, "events %#x", ev[0].events);
-	ck_assert_msg(ev[0].events & GP_READ, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_WRITE), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_HUP | GP_READ, GP_WRITE);
 	ck_assert_int_eq(read(fds[0], &c, 1), 0); /* EOF */
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	tu_close(fds[0]);
 	gp_poller_free(p);
+}
+
+START_TEST(test_pipe_hup)
+{
+	check_peer_hup(0);
 }
 END_TEST
 
@@ -569,10 +571,10 @@ START_TEST(test_pipe_hup_with_data)
 	tu_close(fds[1]);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_uint_eq(ev[0].events & (GP_READ | GP_HUP), GP_READ | GP_HUP);
+	TU_ASSERT_BITS(ev[0].events, GP_READ | GP_HUP, 0);
 	ck_assert_int_eq(tu_drain(fds[0]), 1);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_uint_eq(ev[0].events & (GP_READ | GP_HUP), GP_READ | GP_HUP);
+	TU_ASSERT_BITS(ev[0].events, GP_READ | GP_HUP, 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	tu_close(fds[0]);
 	gp_poller_free(p);
@@ -581,25 +583,7 @@ END_TEST
 
 START_TEST(test_socket_hup)
 {
-	gp_poller *p = tu_new();
-	int sv[2];
-	gp_event ev[4];
-	char c;
-
-	tu_socketpair(sv);
-	ck_assert_int_eq(gp_add(p, sv[0], GP_READ, TU_TAG(1)), 0);
-	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
-	tu_close(sv[1]);
-	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_int_eq(ev[0].fd, sv[0]);
-	ck_assert_msg(ev[0].events & GP_HUP, "events %#x", ev[0].events);
-	ck_assert_msg(ev[0].events & GP_READ, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_WRITE), "events %#x", ev[0].events);
-	ck_assert_int_eq(read(sv[0], &c, 1), 0); /* EOF */
-	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
-	tu_close(sv[0]);
-	gp_poller_free(p);
+	check_peer_hup(1);
 }
 END_TEST
 
@@ -619,8 +603,7 @@ START_TEST(test_socket_hup_write_interest)
 	n = gp_wait(p, ev, 4, 0);
 	ck_assert_int_eq(n, 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_msg(ev[0].events & GP_HUP, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_READ), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_HUP, GP_READ);
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	tu_close(sv[0]);
 	gp_poller_free(p);
@@ -642,14 +625,12 @@ START_TEST(test_pipe_err)
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, fds[1]);
-	ck_assert_msg(ev[0].events & GP_ERR, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_READ), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_READ);
 	/* Reported even without interest in writing. */
 	ck_assert_int_eq(gp_modify(p, fds[1], GP_READ, TU_TAG(2)), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_msg(ev[0].events & GP_ERR, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_WRITE), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_WRITE);
 	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
 	tu_close(fds[1]);
 	gp_poller_free(p);
@@ -671,9 +652,7 @@ START_TEST(test_socket_pending_error)
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, sv[0]);
-	ck_assert_msg(ev[0].events & GP_ERR, "events %#x", ev[0].events);
-	ck_assert_msg(ev[0].events & GP_HUP, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_WRITE), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_ERR | GP_HUP, GP_WRITE);
 	ck_assert_int_eq(getsockopt(sv[0], SOL_SOCKET, SO_ERROR, &err, &len),
 	                 0);
 	ck_assert_int_eq(err, ECONNRESET);
@@ -724,8 +703,7 @@ START_TEST(test_tcp_refused)
 	ck_assert_int_eq(r, 1);
 	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(TU_PATIENCE_MS));
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_msg(ev[0].events & GP_ERR, "events %#x", ev[0].events);
-	ck_assert_msg(!(ev[0].events & GP_READ), "events %#x", ev[0].events);
+	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_READ);
 	len = sizeof err;
 	ck_assert_int_eq(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
 	ck_assert_int_eq(err, ECONNREFUSED);
@@ -798,8 +776,7 @@ START_TEST(test_remove_after_close)
 
 	tu_pipe(a);
 	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
-	tu_close(a[0]);
-	tu_close(a[1]);
+	tu_close_pair(a);
 	ck_assert_int_eq(gp_remove(p, a[0]), 0);
 	ck_assert_int_eq(gp_remove(p, a[0]), GP_ENOENT);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
@@ -808,12 +785,9 @@ START_TEST(test_remove_after_close)
 	ck_assert_int_eq(gp_add(p, b[0], GP_READ, TU_TAG(2)), 0);
 	tu_write1(b[1]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(ev[0].fd, b[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(2), b[0], GP_READ);
 	ck_assert_int_eq(gp_remove(p, b[0]), 0);
-	tu_close(b[0]);
-	tu_close(b[1]);
+	tu_close_pair(b);
 	gp_poller_free(p);
 }
 END_TEST
@@ -842,8 +816,7 @@ START_TEST(test_closed_without_remove)
 		ck_assert_int_eq(n, 1);
 		ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 		ck_assert_int_eq(ev[0].fd, a[0]);
-		ck_assert_msg(ev[0].events & GP_ERR, "events %#x",
-		              ev[0].events);
+		TU_ASSERT_BITS(ev[0].events, GP_ERR, 0);
 		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 		ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
 	}
@@ -854,8 +827,7 @@ START_TEST(test_closed_without_remove)
 	ck_assert_int_eq(gp_remove(p, a[0]), 0);
 	ck_assert_int_eq(gp_remove(p, other[0]), 0);
 	tu_close(a[1]);
-	tu_close(other[0]);
-	tu_close(other[1]);
+	tu_close_pair(other);
 	gp_poller_free(p);
 }
 END_TEST
@@ -875,8 +847,7 @@ START_TEST(test_free_keeps_user_fds)
 	ck_assert(tu_fd_is_open(fds[1]));
 	tu_write1(fds[1]);
 	ck_assert_int_eq(read(fds[0], &c, 1), 1);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 }
 END_TEST
 
@@ -899,14 +870,13 @@ START_TEST(test_two_pollers)
 	ck_assert_int_eq(gp_remove(q, fds[0]), 0);
 	ck_assert_int_eq(gp_wait(q, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 2);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_ptr_eq(ev[1].data, TU_TAG(1));
 	gp_poller_free(q);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	gp_poller_free(p);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 }
 END_TEST
 

@@ -42,31 +42,9 @@ closed_fd(void)
 	int fds[2];
 
 	tu_pipe(fds);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	ck_assert(!tu_fd_is_open(fds[0]));
 	return fds[0];
-}
-
-/* p reports exactly one record, with data and events. */
-static void
-expect_one(gp_poller *p, int fd, void *data, unsigned events)
-{
-	gp_event ev[4];
-	int n = gp_wait(p, ev, 4, 0);
-
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(ev[0].data, data);
-	ck_assert_int_eq(ev[0].fd, fd);
-	ck_assert_uint_eq(ev[0].events, events);
-}
-
-static void
-expect_none(gp_poller *p)
-{
-	gp_event ev[4];
-
-	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 }
 
 START_TEST(test_add_null_poller)
@@ -78,8 +56,7 @@ START_TEST(test_add_null_poller)
 	ck_assert_int_eq(gp_modify(NULL, fds[0], GP_READ, NULL), GP_EINVAL);
 	ck_assert_int_eq(gp_remove(NULL, fds[0]), GP_EINVAL);
 	ck_assert_int_eq(gp_notify(NULL), GP_EINVAL);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 }
 END_TEST
 
@@ -102,10 +79,9 @@ START_TEST(test_add_bad_fd)
 	ck_assert_int_eq(fds[0], c);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(2)), 0);
 	tu_write1(fds[1]);
-	expect_one(p, fds[0], TU_TAG(2), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(2), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -122,22 +98,21 @@ START_TEST(test_add_twice)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_WRITE | GP_ONESHOT, TU_TAG(3)),
 	                 GP_EEXIST);
 	/* The first registration is unchanged (data, interest, level). */
-	expect_one(p, fds[0], TU_TAG(1), GP_READ);
-	expect_one(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	/* Invalid flags on a registered fd: GP_EINVAL or GP_EEXIST, and
 	 * still nothing changes. */
 	{
 		int r = gp_add(p, fds[0], GP_READ | GP_HUP, TU_TAG(4));
 		ck_assert_msg(r == GP_EINVAL || r == GP_EEXIST, "r = %d", r);
 	}
-	expect_one(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	expect_none(p);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(5)), 0);
-	expect_one(p, fds[0], TU_TAG(5), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(5), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -154,14 +129,13 @@ START_TEST(test_add_bad_events)
 		ck_assert_msg(r == GP_EINVAL, "events %#x: %d", bad_events[i],
 		              r);
 		/* Nothing registered. */
-		expect_none(p);
+		TU_EXPECT_NONE(p);
 		ck_assert_int_eq(gp_remove(p, fds[0]), GP_ENOENT);
 	}
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(2)), 0);
-	expect_one(p, fds[0], TU_TAG(2), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(2), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -189,18 +163,17 @@ START_TEST(test_edge_support)
 		        gp_add(p, fds[0], GP_READ | GP_EDGE | GP_ONESHOT, NULL),
 		        GP_ENOTSUP);
 		ck_assert_int_eq(gp_remove(p, fds[0]), GP_ENOENT);
-		expect_none(p);
+		TU_EXPECT_NONE(p);
 		ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 		ck_assert_int_eq(
 		        gp_modify(p, fds[0], GP_READ | GP_EDGE, TU_TAG(2)),
 		        GP_ENOTSUP);
 		/* The level registration is unchanged. */
-		expect_one(p, fds[0], TU_TAG(1), GP_READ);
-		expect_one(p, fds[0], TU_TAG(1), GP_READ);
+		TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+		TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 		ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	}
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -219,7 +192,7 @@ START_TEST(test_modify_errors)
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_WRITE, NULL), GP_ENOENT);
 	/* gp_modify does not register. */
 	tu_write1(fds[1]);
-	expect_none(p);
+	TU_EXPECT_NONE(p);
 
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	for (int i = 0; i < N_BAD; i++) {
@@ -227,7 +200,7 @@ START_TEST(test_modify_errors)
 		ck_assert_msg(r == GP_EINVAL, "events %#x: %d", bad_events[i],
 		              r);
 		/* The old registration still reports, with the old data. */
-		expect_one(p, fds[0], TU_TAG(1), GP_READ);
+		TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	}
 	/* An unknown fd is GP_ENOENT whatever the flags (or GP_EINVAL). */
 	{
@@ -236,11 +209,9 @@ START_TEST(test_modify_errors)
 	}
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ, TU_TAG(3)), GP_ENOENT);
-	expect_none(p);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	TU_EXPECT_NONE(p);
+	tu_close_pair(fds);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -254,18 +225,17 @@ START_TEST(test_modify_error_keeps_oneshot_disarmed)
 	tu_pipe(fds);
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(1)), 0);
-	expect_one(p, fds[0], TU_TAG(1), GP_READ);
-	expect_none(p);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ | GP_HUP, TU_TAG(2)),
 	                 GP_EINVAL);
-	expect_none(p);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(3)),
 	                 0);
-	expect_one(p, fds[0], TU_TAG(3), GP_READ);
-	expect_none(p);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(3), GP_READ);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -286,11 +256,10 @@ START_TEST(test_remove_errors)
 	ck_assert_int_eq(gp_remove(p, fds[0]), GP_ENOENT);
 	/* The other registration is untouched. */
 	tu_write1(fds[1]);
-	expect_one(p, fds[1], TU_TAG(2), GP_WRITE);
+	TU_EXPECT_ONE(p, fds[1], TU_TAG(2), GP_WRITE);
 	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
-	expect_none(p);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	TU_EXPECT_NONE(p);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -339,11 +308,10 @@ START_TEST(test_errors_per_poller)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	ck_assert_int_eq(gp_remove(q, fds[0]), GP_ENOENT);
 	ck_assert_int_eq(gp_modify(q, fds[0], GP_WRITE, NULL), GP_ENOENT);
-	expect_one(p, fds[0], TU_TAG(1), GP_READ);
-	expect_none(q);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_NONE(q);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 	gp_poller_free(q);
 }

@@ -51,8 +51,7 @@ START_TEST(test_free_in_flight)
 	tu_sleep_ms(50);
 	ck_assert_int_eq(tu_ready_count(&r), 0);
 	tu_ready_destroy(&r);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 }
 END_TEST
 
@@ -131,14 +130,12 @@ START_TEST(test_free_uncollected)
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
 	ck_assert_int_eq(gp_add(p, fds[1], GP_WRITE, NULL), 0);
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 1);
+	tu_start_await(p, -1, &r, 1);
 	/* Partly collected. */
 	ck_assert_int_eq(gp_wait_collect(p, ev, 1), 1);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 }
 END_TEST
 
@@ -203,8 +200,7 @@ START_TEST(test_fork_child_free)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	if (_i >= 1) {
 		ck_assert_int_eq(gp_notify(p), 0);
-		tu_start(p, -1, &r);
-		tu_await_ready(&r, 1);
+		tu_start_await(p, -1, &r, 1);
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
 	}
 	if (_i == 2) {
@@ -241,23 +237,17 @@ START_TEST(test_fork_child_free)
 	ck_assert_int_eq(ev[0].fd, fds[0]);
 	ck_assert_int_eq(gp_add(p, other[1], GP_WRITE, TU_TAG(2)), 0);
 	ck_assert_int_eq(gp_notify(p), 0);
-	{
-		int base = tu_ready_count(&r);
-		tu_start(p, -1, &r);
-		tu_await_ready(&r, base + 1);
-	}
+	tu_start_await(p, -1, &r, tu_ready_count(&r) + 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 3);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_ge(tu_find_data(ev, 3, TU_TAG(1)), 1);
 	ck_assert_int_ge(tu_find_data(ev, 3, TU_TAG(2)), 1);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	ck_assert_int_eq(gp_remove(p, other[1]), 0);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
-	tu_close(other[0]);
-	tu_close(other[1]);
+	tu_close_pair(fds);
+	tu_close_pair(other);
 }
 END_TEST
 
@@ -355,8 +345,7 @@ START_TEST(test_many_registrations)
 		if (pass == 0) {
 			n = gp_wait(p, ev, NREG, 0);
 		} else {
-			tu_start(p, 0, &r);
-			tu_await_ready(&r, 1);
+			tu_start_await(p, 0, &r, 1);
 			n = gp_wait_collect(p, ev, NREG);
 		}
 		ck_assert_int_gt(n, 0);

@@ -9,12 +9,6 @@
 
 #include "testutil.h"
 
-static int
-wait0(gp_poller *p, gp_event *ev, int max)
-{
-	return gp_wait(p, ev, max, 0);
-}
-
 START_TEST(test_level_repeats)
 {
 	gp_poller *p = tu_new();
@@ -24,19 +18,15 @@ START_TEST(test_level_repeats)
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	tu_write1(fds[1]);
-	for (int i = 0; i < 5; i++) {
-		ck_assert_int_eq(wait0(p, ev, 4), 1);
-		ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-		ck_assert_uint_eq(ev[0].events, GP_READ);
-	}
+	for (int i = 0; i < 5; i++)
+		TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	/* Blocking waits too, at once. */
 	ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10000)), 1);
 	tu_drain(fds[0]);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -49,14 +39,11 @@ START_TEST(test_oneshot)
 
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(1)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	/* Disarmed although still readable, and more data changes nothing. */
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
 	/* Still registered. */
@@ -64,28 +51,22 @@ START_TEST(test_oneshot)
 	/* Re-armed by gp_modify, with new data. */
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(2)),
 	                 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_uint_eq(ev[0].events, GP_READ);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(2), GP_READ);
+	TU_EXPECT_NONE(p);
 	/* Re-armed while not ready: reported when it becomes ready. */
 	tu_drain(fds[0]);
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(3)),
 	                 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(3));
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(3), GP_READ);
+	TU_EXPECT_NONE(p);
 	/* Modified to level: reported every time. */
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ, TU_TAG(4)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(4));
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(4));
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(4), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(4), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -95,25 +76,20 @@ START_TEST(test_oneshot_read_write)
 {
 	gp_poller *p = tu_new();
 	int sv[2];
-	gp_event ev[4];
 
 	tu_socketpair(sv);
 	tu_write1(sv[1]);
 	ck_assert_int_eq(
 	        gp_add(p, sv[0], GP_READ | GP_WRITE | GP_ONESHOT, TU_TAG(1)),
 	        0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_READ | GP_WRITE);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(1), GP_READ | GP_WRITE);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_WRITE | GP_ONESHOT, TU_TAG(2)),
 	                 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(2), GP_WRITE);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -148,8 +124,7 @@ START_TEST(test_max_one_oneshot)
 	ck_assert_int_eq(gp_wait(p, ev, 2, 0), 0);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(gp_remove(p, fds[i][0]), 0);
-		tu_close(fds[i][0]);
-		tu_close(fds[i][1]);
+		tu_close_pair(fds[i]);
 	}
 	gp_poller_free(p);
 }
@@ -185,10 +160,8 @@ START_TEST(test_max_events_one_level)
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_remove(p, a[0]), 0);
 	ck_assert_int_eq(gp_remove(p, b[0]), 0);
-	tu_close(a[0]);
-	tu_close(a[1]);
-	tu_close(b[0]);
-	tu_close(b[1]);
+	tu_close_pair(a);
+	tu_close_pair(b);
 	gp_poller_free(p);
 }
 END_TEST
@@ -204,39 +177,32 @@ START_TEST(test_edge)
 	p = tu_new();
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ | GP_EDGE, TU_TAG(1)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	/* Still readable, but no new edge. */
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
 	/* New data: a new edge, once. */
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_NONE(p);
 	/* Drained and refilled: again once. */
 	ck_assert_int_eq(tu_drain(fds[0]), 2);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
+	TU_EXPECT_NONE(p);
 	/* gp_modify re-reports current readiness (new data), once. */
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ | GP_EDGE, TU_TAG(2)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(2), GP_READ);
+	TU_EXPECT_NONE(p);
 	/* Modified back to level: repeats. */
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ, TU_TAG(3)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(3));
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(3), GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(3), GP_READ);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -246,19 +212,16 @@ START_TEST(test_edge_ready_at_add)
 {
 	gp_poller *p;
 	int sv[2];
-	gp_event ev[4];
 
 	if (!tu_is_epoll())
 		return;
 	p = tu_new();
 	tu_socketpair(sv);
 	ck_assert_int_eq(gp_add(p, sv[0], GP_WRITE | GP_EDGE, TU_TAG(1)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(1), GP_WRITE);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -276,38 +239,33 @@ START_TEST(test_edge_oneshot)
 	ck_assert_int_eq(
 	        gp_add(p, fds[0], GP_READ | GP_EDGE | GP_ONESHOT, TU_TAG(1)),
 	        0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(1), GP_READ);
 	/* Disarmed: a new edge is not reported. */
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
 	/* Re-armed: current readiness reported once. */
 	ck_assert_int_eq(
 	        gp_modify(p, fds[0], GP_READ | GP_EDGE | GP_ONESHOT, TU_TAG(2)),
 	        0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(2), GP_READ);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	/* Re-armed while drained: the next edge, once. */
 	tu_drain(fds[0]);
 	ck_assert_int_eq(
 	        gp_modify(p, fds[0], GP_READ | GP_EDGE | GP_ONESHOT, TU_TAG(3)),
 	        0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(3));
+	TU_EXPECT_ONE(p, fds[0], TU_TAG(3), GP_READ);
 	tu_write1(fds[1]);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -317,32 +275,22 @@ START_TEST(test_modify_interest_and_data)
 {
 	gp_poller *p = tu_new();
 	int sv[2];
-	gp_event ev[4];
 
 	tu_socketpair(sv);
 	ck_assert_int_eq(gp_add(p, sv[0], GP_READ, TU_TAG(1)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 0);
+	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_WRITE, TU_TAG(2)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(ev[0].fd, sv[0]);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(2), GP_WRITE);
 	tu_write1(sv[1]);
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_READ | GP_WRITE, TU_TAG(3)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(3));
-	ck_assert_uint_eq(ev[0].events, GP_READ | GP_WRITE);
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(3), GP_READ | GP_WRITE);
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_READ, NULL), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, NULL);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_EXPECT_ONE(p, sv[0], NULL, GP_READ);
 	/* Same interest, new data. */
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_READ, TU_TAG(4)), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(4));
+	TU_EXPECT_ONE(p, sv[0], TU_TAG(4), GP_READ);
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 }
 END_TEST
@@ -361,7 +309,7 @@ START_TEST(test_same_data_for_two_fds)
 	tu_write1(b[1]);
 	ck_assert_int_eq(gp_add(p, a[0], GP_READ, NULL), 0);
 	ck_assert_int_eq(gp_add(p, b[0], GP_READ, NULL), 0);
-	ck_assert_int_eq(wait0(p, ev, 4), 2);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 2);
 	ia = tu_find_fd(ev, 2, a[0]);
 	ib = tu_find_fd(ev, 2, b[0]);
 	ck_assert_int_ge(ia, 0);
@@ -370,10 +318,8 @@ START_TEST(test_same_data_for_two_fds)
 	ck_assert_ptr_eq(ev[ib].data, NULL);
 	ck_assert_int_eq(gp_remove(p, a[0]), 0);
 	ck_assert_int_eq(gp_remove(p, b[0]), 0);
-	tu_close(a[0]);
-	tu_close(a[1]);
-	tu_close(b[0]);
-	tu_close(b[1]);
+	tu_close_pair(a);
+	tu_close_pair(b);
 	gp_poller_free(p);
 }
 END_TEST

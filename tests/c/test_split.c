@@ -35,9 +35,7 @@ START_TEST(test_start_returns_at_once)
 	              "ready ran on the owner thread");
 	ck_assert_msg(r.signals_masked, "the waiter thread takes signals");
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
-	ck_assert_ptr_eq(ev[0].data, NULL);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	tu_sleep_ms(50);
 	ck_assert_int_eq(tu_ready_count(&r), 1);
@@ -61,23 +59,19 @@ START_TEST(test_split_ready_fd)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	tu_write1(fds[1]);
 	for (int i = 1; i <= 3; i++) {
-		tu_start(p, -1, &r);
-		tu_await_ready(&r, i);
+		tu_start_await(p, -1, &r, i);
 		if (i == 1)
 			first = r.thread;
 		ck_assert_msg(pthread_equal(r.thread, first),
 		              "waiter thread not reused");
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-		ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-		ck_assert_int_eq(ev[0].fd, fds[0]);
-		ck_assert_uint_eq(ev[0].events, GP_READ);
+		TU_ASSERT_EVENT(ev[0], TU_TAG(1), fds[0], GP_READ);
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	}
 	tu_sleep_ms(30);
 	ck_assert_int_eq(tu_ready_count(&r), 3);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
 }
@@ -99,10 +93,9 @@ START_TEST(test_collect_without_start)
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	/* The notify is still pending for the next wait. */
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 2);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -129,7 +122,7 @@ START_TEST(test_busy_while_in_flight)
 	ck_assert_int_eq(gp_notify(p), 0);
 	tu_await_ready(&r, 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	tu_sleep_ms(20);
 	ck_assert_int_eq(tu_ready_count(&r2), 0);
 	ck_assert_int_eq(tu_ready_count(&r), 1);
@@ -154,8 +147,7 @@ START_TEST(test_collect_drain_max1)
 		tu_write1(fds[i][1]);
 		ck_assert_int_eq(gp_add(p, fds[i][0], GP_READ, TU_TAG(i)), 0);
 	}
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 1);
+	tu_start_await(p, -1, &r, 1);
 	for (int k = 0; k < N; k++) {
 		int i;
 		ck_assert_int_eq(gp_wait_collect(p, ev, 1), 1);
@@ -176,23 +168,20 @@ START_TEST(test_collect_drain_max1)
 	ck_assert_int_eq(gp_wait_collect(p, ev, 1), 0);
 	ck_assert_int_eq(gp_wait_collect(p, ev, N), 0);
 	/* Drained: a new wait can start, and sees all four again. */
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 2);
+	tu_start_await(p, -1, &r, 2);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 2), 2);
 	ck_assert_int_eq(gp_wait_collect(p, ev + 2, N), 2);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(tu_count_data(ev, N, TU_TAG(i)), 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, N), 0);
 	/* A call returning fewer than max drains too. */
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 3);
+	tu_start_await(p, -1, &r, 3);
 	ck_assert_int_eq(gp_wait_collect(p, ev, N + 2), N);
 	ck_assert_int_eq(gp_wait(p, ev, N + 2, 0), N);
 	ck_assert_int_eq(tu_ready_count(&r), 3);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(gp_remove(p, fds[i][0]), 0);
-		tu_close(fds[i][0]);
-		tu_close(fds[i][1]);
+		tu_close_pair(fds[i]);
 	}
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
@@ -214,8 +203,7 @@ START_TEST(test_split_timeout)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		int64_t t0 = tu_now_ns(), dt;
-		tu_start(p, timeouts[i], &r);
-		tu_await_ready(&r, i + 1);
+		tu_start_await(p, timeouts[i], &r, i + 1);
 		dt = tu_now_ns() - t0;
 		ck_assert_msg(dt >= timeouts[i], "ready after %lld < %lld ns",
 		              (long long)dt, (long long)timeouts[i]);
@@ -225,8 +213,7 @@ START_TEST(test_split_timeout)
 	}
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
 }
@@ -242,14 +229,12 @@ START_TEST(test_split_notify_before)
 	tu_ready_init(&r);
 	for (int i = 0; i < 1000; i++)
 		ck_assert_int_eq(gp_notify(p), 0);
-	tu_start(p, -1, &r);
-	tu_await_ready(&r, 1);
+	tu_start_await(p, -1, &r, 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	/* Coalesced: the next split wait times out. */
-	tu_start(p, TU_MS(20), &r);
-	tu_await_ready(&r, 2);
+	tu_start_await(p, TU_MS(20), &r, 2);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
@@ -276,9 +261,7 @@ START_TEST(test_split_add_while_in_flight)
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(2)), 0);
 	tu_await_ready(&r, 1);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(2), fds[0], GP_READ);
 	/* Modify while in flight: READ -> WRITE on the writable socket. */
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	tu_start(p, -1, &r);
@@ -300,11 +283,9 @@ START_TEST(test_split_add_while_in_flight)
 	ck_assert_int_eq(gp_notify(p), 0);
 	tu_await_ready(&r, 3);
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	TU_ASSERT_NOTIFIED(ev[0]);
+	tu_close_pair(fds);
+	tu_close_pair(sv);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
 }
@@ -335,8 +316,7 @@ START_TEST(test_split_remaining_time)
 	ck_assert_int_lt(dt, TU_MS(200) + TU_MS(5000));
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
 }
@@ -390,11 +370,10 @@ START_TEST(test_ready_cb_may_call_api)
 	ck_assert_int_eq(gp_wait_collect(x.p, ev, 4), 0);
 	/* The notify made in ready, and the re-armed registration. */
 	ck_assert_int_eq(gp_wait(x.p, ev, 4, TU_MS(5000)), 2);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_ptr_eq(ev[1].data, TU_TAG(5));
 	ck_assert_int_eq(gp_remove(x.p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(x.p);
 }
 END_TEST
@@ -452,8 +431,7 @@ START_TEST(test_split_wait_error)
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
 		/* Idle again, and working. */
 		tu_write1(fds[0][1]);
-		tu_start(p, -1, &r);
-		tu_await_ready(&r, 2);
+		tu_start_await(p, -1, &r, 2);
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
 		ck_assert_int_eq(ev[0].fd, fds[0][0]);
 		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
@@ -461,8 +439,7 @@ START_TEST(test_split_wait_error)
 	for (int i = 0; i < NP; i++) {
 		ck_assert_int_eq(gp_remove(p, fds[i][0]), 0);
 		ck_assert_int_eq(gp_remove(p, fds[i][1]), 0);
-		tu_close(fds[i][0]);
-		tu_close(fds[i][1]);
+		tu_close_pair(fds[i]);
 	}
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
@@ -470,15 +447,6 @@ START_TEST(test_split_wait_error)
 END_TEST
 
 /* ---- many cycles ----------------------------------------------------- */
-
-/* A ready callback that wakes the owner through a pipe (no locks). */
-static void
-pipe_ready_cb(void *arg)
-{
-	char c = 'r';
-
-	(void)!write(*(int *)arg, &c, 1);
-}
 
 /* 100,000 start/ready/collect cycles on a ready level registration, each
  * with the right event. */
@@ -490,11 +458,13 @@ START_TEST(test_many_cycles)
 	char buf[8];
 
 	tu_pipe(fds);
-	ck_assert_int_eq(pipe(wake), 0); /* blocking read end */
+	/* The ready callback wakes the owner through a pipe (no locks);
+	 * its read end blocks. */
+	ck_assert_int_eq(pipe(wake), 0);
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	for (int i = 0; i < n; i++) {
-		int r = gp_wait_start(p, -1, pipe_ready_cb, &wake[1]);
+		int r = gp_wait_start(p, -1, tu_act_write1, &wake[1]);
 		if (r != 0)
 			ck_abort_msg("cycle %d: gp_wait_start %d", i, r);
 		if (read(wake[0], buf, 1) != 1)
@@ -508,11 +478,9 @@ START_TEST(test_many_cycles)
 	/* No extra ready calls. */
 	ck_assert_int_eq(tu_poll1(wake[0], POLLIN), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
-	tu_close(wake[0]);
-	tu_close(wake[1]);
+	tu_close_pair(wake);
 }
 END_TEST
 
@@ -532,8 +500,7 @@ START_TEST(test_alternate_wait_kinds)
 		if (i % 2 == 0) {
 			ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(5000)), 1);
 		} else {
-			tu_start(p, TU_MS(5000), &r);
-			tu_await_ready(&r, (i + 1) / 2);
+			tu_start_await(p, TU_MS(5000), &r, (i + 1) / 2);
 			ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
 		}
 		ck_assert_ptr_eq(ev[0].data, TU_TAG(i));
@@ -542,8 +509,7 @@ START_TEST(test_alternate_wait_kinds)
 		                 0);
 	}
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
 }

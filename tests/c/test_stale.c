@@ -47,6 +47,19 @@ ep_close(struct ep e)
 	tu_close(e.wr);
 }
 
+/* Closes e and opens a new endpoint of the same kind, which gets the same
+ * number for rd (the lowest free one). */
+static struct ep
+ep_reopen(struct ep e, int kind)
+{
+	struct ep e2;
+
+	ep_close(e);
+	e2 = ep_open(kind);
+	ck_assert_int_eq(e2.rd, e.rd);
+	return e2;
+}
+
 struct fixture {
 	gp_poller *p;
 	tu_ready r;
@@ -54,19 +67,24 @@ struct fixture {
 	gp_event ev[8];
 };
 
-/* A poller with e.rd registered (interest `events`, data OLD), made
- * readable, and a split wait whose ready callback has run. */
 static void
-setup(struct fixture *f, int kind, unsigned events)
+fixture_open(struct fixture *f, int kind)
 {
 	memset(f, 0, sizeof *f);
 	f->p = tu_new();
 	tu_ready_init(&f->r);
 	f->e = ep_open(kind);
+}
+
+/* A poller with e.rd registered (interest `events`, data OLD), made
+ * readable, and a split wait whose ready callback has run. */
+static void
+setup(struct fixture *f, int kind, unsigned events)
+{
+	fixture_open(f, kind);
 	ck_assert_int_eq(gp_add(f->p, f->e.rd, events, OLD), 0);
 	tu_write1(f->e.wr);
-	tu_start(f->p, -1, &f->r);
-	tu_await_ready(&f->r, 1);
+	tu_start_await(f->p, -1, &f->r, 1);
 }
 
 static void
@@ -74,6 +92,16 @@ teardown(struct fixture *f)
 {
 	gp_poller_free(f->p);
 	tu_ready_destroy(&f->r);
+}
+
+/* teardown() for a fixture whose e.rd is still registered: removes it
+ * and closes e first. */
+static void
+teardown_registered(struct fixture *f)
+{
+	ck_assert_int_eq(gp_remove(f->p, f->e.rd), 0);
+	ep_close(f->e);
+	teardown(f);
 }
 
 /* Collects everything; asserts that no record carries OLD. */
@@ -89,6 +117,39 @@ collect_no_old(struct fixture *f)
 		ck_assert_uint_eq(f->ev[i].events & GP_NOTIFIED, 0);
 	ck_assert_int_eq(gp_wait_collect(f->p, f->ev, 8), 0);
 	return n;
+}
+
+/* collect_no_old() where at most one record may come, the new data on fd
+ * (which is really ready). */
+static void
+collect_at_most_new(struct fixture *f, int fd)
+{
+	int n = collect_no_old(f);
+
+	ck_assert_int_le(n, 1);
+	if (n == 1)
+		TU_ASSERT_EVENT(f->ev[0], NEW, fd, GP_READ);
+}
+
+/* Collects, then polls three times: every record carries data (none is
+ * stale); returns how many there were in all. */
+static int
+count_deliveries(struct fixture *f, void *data)
+{
+	int n = gp_wait_collect(f->p, f->ev, 8), total;
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_msg(tu_count_data(f->ev, n, data) == n,
+	              "collected a record with other data (stale)");
+	ck_assert_int_eq(gp_wait_collect(f->p, f->ev, 8), 0);
+	total = n;
+	for (int k = 0; k < 3; k++) {
+		n = gp_wait(f->p, f->ev, 8, 0);
+		ck_assert_int_ge(n, 0);
+		ck_assert_int_eq(tu_count_data(f->ev, n, data), n);
+		total += n;
+	}
+	return total;
 }
 
 /* (a) Removed before collect: nothing. */
@@ -110,26 +171,17 @@ END_TEST
 START_TEST(test_stale_reused_number)
 {
 	struct fixture f;
-	struct ep e2;
-	int old_fd;
 
 	setup(&f, _i, GP_READ);
-	old_fd = f.e.rd;
 	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	e2 = ep_open(_i);
-	ck_assert_int_eq(e2.rd, old_fd);
-	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
+	f.e = ep_reopen(f.e, _i);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
 	ck_assert_int_eq(collect_no_old(&f), 0);
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
-	tu_write1(e2.wr);
+	tu_write1(f.e.wr);
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
-	ck_assert_ptr_eq(f.ev[0].data, NEW);
-	ck_assert_int_eq(f.ev[0].fd, e2.rd);
-	ck_assert_uint_eq(f.ev[0].events, GP_READ);
-	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
-	ep_close(e2);
-	teardown(&f);
+	TU_ASSERT_EVENT(f.ev[0], NEW, f.e.rd, GP_READ);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -139,32 +191,20 @@ END_TEST
 START_TEST(test_stale_reused_number_ready)
 {
 	struct fixture f;
-	struct ep e2;
-	int old_fd, n, i;
+	int n, i;
 
 	setup(&f, _i, GP_READ);
-	old_fd = f.e.rd;
 	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	e2 = ep_open(_i);
-	ck_assert_int_eq(e2.rd, old_fd);
-	tu_write1(e2.wr);
-	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
-	n = collect_no_old(&f);
-	ck_assert_int_le(n, 1);
-	if (n == 1) {
-		ck_assert_ptr_eq(f.ev[0].data, NEW);
-		ck_assert_int_eq(f.ev[0].fd, e2.rd);
-		ck_assert_uint_eq(f.ev[0].events, GP_READ);
-	}
+	f.e = ep_reopen(f.e, _i);
+	tu_write1(f.e.wr);
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
+	collect_at_most_new(&f, f.e.rd);
 	n = gp_wait(f.p, f.ev, 8, 0);
 	ck_assert_int_eq(n, 1);
 	i = tu_find_data(f.ev, n, NEW);
 	ck_assert_int_eq(i, 0);
-	ck_assert_int_eq(f.ev[0].fd, e2.rd);
-	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
-	ep_close(e2);
-	teardown(&f);
+	ck_assert_int_eq(f.ev[0].fd, f.e.rd);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -174,28 +214,21 @@ END_TEST
 START_TEST(test_stale_reused_number_other_interest)
 {
 	struct fixture f;
-	struct ep e2;
-	int old_fd, n;
+	int n;
 
 	setup(&f, _i, GP_READ);
-	old_fd = f.e.rd;
 	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	e2 = ep_open(_i);
-	ck_assert_int_eq(e2.rd, old_fd);
-	tu_write1(e2.wr); /* readable, but READ is not asked for */
-	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_WRITE, NEW), 0);
+	f.e = ep_reopen(f.e, _i);
+	tu_write1(f.e.wr); /* readable, but READ is not asked for */
+	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_WRITE, NEW), 0);
 	n = collect_no_old(&f);
 	for (int i = 0; i < n; i++) {
 		ck_assert_ptr_eq(f.ev[i].data, NEW);
-		ck_assert_msg(!(f.ev[i].events & GP_READ), "events %#x",
-		              f.ev[i].events);
+		TU_ASSERT_BITS(f.ev[i].events, 0, GP_READ);
 	}
 	if (_i == 0)
 		ck_assert_int_eq(n, 0); /* a pipe read end is never writable */
-	ck_assert_int_eq(gp_remove(f.p, e2.rd), 0);
-	ep_close(e2);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -203,24 +236,15 @@ END_TEST
 START_TEST(test_stale_readd_same_fd)
 {
 	struct fixture f;
-	int n;
 
 	setup(&f, _i, GP_READ);
 	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
 	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
-	n = collect_no_old(&f);
-	ck_assert_int_le(n, 1);
-	if (n == 1) {
-		ck_assert_ptr_eq(f.ev[0].data, NEW);
-		ck_assert_int_eq(f.ev[0].fd, f.e.rd);
-		ck_assert_uint_eq(f.ev[0].events, GP_READ);
-	}
+	collect_at_most_new(&f, f.e.rd);
 	/* Nothing lost: still ready, reported with the new data. */
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
 	ck_assert_ptr_eq(f.ev[0].data, NEW);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -236,9 +260,7 @@ START_TEST(test_stale_readd_not_ready)
 	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, NEW), 0);
 	ck_assert_int_eq(collect_no_old(&f), 0);
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -249,23 +271,17 @@ START_TEST(test_stale_modify_interest)
 {
 	struct fixture f;
 
-	memset(&f, 0, sizeof f);
-	f.p = tu_new();
-	tu_ready_init(&f.r);
-	f.e = ep_open(_i);
+	fixture_open(&f, _i);
 	if (_i == 1)
 		tu_fill(f.e.rd);
 	ck_assert_int_eq(tu_poll1(f.e.rd, POLLOUT) & POLLOUT, 0);
 	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, OLD), 0);
 	tu_write1(f.e.wr);
-	tu_start(f.p, -1, &f.r);
-	tu_await_ready(&f.r, 1);
+	tu_start_await(f.p, -1, &f.r, 1);
 	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_WRITE, NEW), 0);
 	ck_assert_int_eq(collect_no_old(&f), 0);
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 0);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -274,19 +290,13 @@ END_TEST
 START_TEST(test_stale_modify_data)
 {
 	struct fixture f;
-	int n;
 
 	setup(&f, _i, GP_READ);
 	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ, NEW), 0);
-	n = collect_no_old(&f);
-	ck_assert_int_le(n, 1);
-	if (n == 1)
-		ck_assert_ptr_eq(f.ev[0].data, NEW);
+	collect_at_most_new(&f, f.e.rd);
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
 	ck_assert_ptr_eq(f.ev[0].data, NEW);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -308,9 +318,7 @@ START_TEST(test_stale_modify_masks_interest)
 	}
 	ck_assert_int_eq(gp_wait(f.p, f.ev, 8, 0), 1);
 	ck_assert_uint_eq(f.ev[0].events, GP_WRITE);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -321,23 +329,11 @@ END_TEST
 START_TEST(test_stale_oneshot_rearm)
 {
 	struct fixture f;
-	int n, total = 0;
 
 	setup(&f, _i, GP_READ | GP_ONESHOT);
 	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ | GP_ONESHOT, NEW), 0);
-	n = collect_no_old(&f);
-	total += tu_count_data(f.ev, n, NEW);
-	ck_assert_int_eq(n, tu_count_data(f.ev, n, NEW));
-	for (int k = 0; k < 3; k++) {
-		n = gp_wait(f.p, f.ev, 8, 0);
-		ck_assert_int_ge(n, 0);
-		ck_assert_int_eq(tu_find_data(f.ev, n, OLD), -1);
-		total += tu_count_data(f.ev, n, NEW);
-	}
-	ck_assert_int_eq(total, 1);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	ck_assert_int_eq(count_deliveries(&f, NEW), 1);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -347,23 +343,11 @@ END_TEST
 START_TEST(test_stale_oneshot_rearm_same_data)
 {
 	struct fixture f;
-	int n, total = 0;
 
 	setup(&f, _i, GP_READ | GP_ONESHOT);
 	ck_assert_int_eq(gp_modify(f.p, f.e.rd, GP_READ | GP_ONESHOT, OLD), 0);
-	n = gp_wait_collect(f.p, f.ev, 8);
-	ck_assert_int_ge(n, 0);
-	total += tu_count_data(f.ev, n, OLD);
-	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 8), 0);
-	for (int k = 0; k < 3; k++) {
-		n = gp_wait(f.p, f.ev, 8, 0);
-		ck_assert_int_ge(n, 0);
-		total += tu_count_data(f.ev, n, OLD);
-	}
-	ck_assert_int_eq(total, 1);
-	ck_assert_int_eq(gp_remove(f.p, f.e.rd), 0);
-	ep_close(f.e);
-	teardown(&f);
+	ck_assert_int_eq(count_deliveries(&f, OLD), 1);
+	teardown_registered(&f);
 }
 END_TEST
 
@@ -377,17 +361,13 @@ START_TEST(test_stale_between_collects)
 	int first_fd, other_fd;
 	void *other_data;
 
-	memset(&f, 0, sizeof f);
-	f.p = tu_new();
-	tu_ready_init(&f.r);
-	f.e = ep_open(_i);
+	fixture_open(&f, _i);
 	e2 = ep_open(_i);
 	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, OLD), 0);
 	ck_assert_int_eq(gp_add(f.p, e2.rd, GP_READ, NEW), 0);
 	tu_write1(f.e.wr);
 	tu_write1(e2.wr);
-	tu_start(f.p, -1, &f.r);
-	tu_await_ready(&f.r, 1);
+	tu_start_await(f.p, -1, &f.r, 1);
 	ck_assert_int_eq(gp_wait_collect(f.p, f.ev, 1), 1);
 	first_fd = f.ev[0].fd;
 	ck_assert(first_fd == f.e.rd || first_fd == e2.rd);
@@ -415,7 +395,7 @@ START_TEST(test_stale_reuse_while_in_flight)
 	tu_ready r;
 	struct ep e = ep_open(_i), e2;
 	gp_event ev[8];
-	int old_fd = e.rd, n;
+	int n;
 
 	tu_ready_init(&r);
 	ck_assert_int_eq(gp_add(p, e.rd, GP_READ, OLD), 0);
@@ -423,9 +403,7 @@ START_TEST(test_stale_reuse_while_in_flight)
 	tu_sleep_ms(20);
 	ck_assert_int_eq(gp_remove(p, e.rd), 0);
 	tu_write1(e.wr);
-	ep_close(e);
-	e2 = ep_open(_i);
-	ck_assert_int_eq(e2.rd, old_fd);
+	e2 = ep_reopen(e, _i);
 	ck_assert_int_eq(gp_add(p, e2.rd, GP_READ, NEW), 0);
 	tu_sleep_ms(30);
 	ck_assert_int_eq(tu_ready_count(&r), 0);
@@ -481,11 +459,8 @@ slot_change(gp_poller *p, struct slot *s, int kind, unsigned *seed)
 		break;
 	case 1: /* remove, close, reopen (same number), add */
 		if (s->registered) {
-			int old = s->e.rd;
 			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
-			ep_close(s->e);
-			s->e = ep_open(kind);
-			ck_assert_int_eq(s->e.rd, old);
+			s->e = ep_reopen(s->e, kind);
 			s->ready = 0;
 			if (rand_r(seed) % 2) {
 				tu_write1(s->e.wr);
@@ -546,8 +521,7 @@ START_TEST(test_stale_stress)
 			s[i].seen = 0;
 			any |= s[i].was_ready;
 		}
-		tu_start(p, any ? -1 : 0, &r);
-		tu_await_ready(&r, round + 1);
+		tu_start_await(p, any ? -1 : 0, &r, round + 1);
 		for (int i = 0; i < SN; i++)
 			slot_change(p, &s[i], _i, &seed);
 		n = gp_wait_collect(p, ev, SN * 2);

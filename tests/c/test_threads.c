@@ -20,6 +20,19 @@ struct reg_op {
 	int rc;
 };
 
+/* An operation on p's registration of fd (rc: not run yet). */
+static void
+op_init(struct reg_op *o, gp_poller *p, int fd, unsigned events, void *data)
+{
+	memset(o, 0, sizeof *o);
+	o->p = p;
+	o->fd = fd;
+	o->wfd = -1;
+	o->events = events;
+	o->data = data;
+	o->rc = -100;
+}
+
 static void
 act_add(void *arg)
 {
@@ -51,37 +64,35 @@ act_remove_write_notify(void *arg)
 	gp_notify(o->p);
 }
 
+/* Runs act(o) on another thread delay_ms into a wait on o->p: the
+ * operation succeeds and the blocked wait returns the one record it made
+ * ready (o->data, o->fd, the interest of o->events). */
+static void
+expect_op_wakes(struct reg_op *o, tu_action act, int delay_ms,
+                int64_t timeout_ns)
+{
+	gp_event ev[4];
+	int n = tu_wait_during(o->p, ev, 4, timeout_ns, delay_ms, act, o, NULL);
+
+	ck_assert_int_eq(o->rc, 0);
+	ck_assert_int_eq(n, 1);
+	TU_ASSERT_EVENT(ev[0], o->data, o->fd,
+	                o->events & (GP_READ | GP_WRITE));
+}
+
 /* A ready fd added by another thread while the owner blocks forever: the
  * blocked wait returns its event. */
 START_TEST(test_add_while_blocked)
 {
 	struct reg_op o;
 	int fds[2];
-	tu_after a, wd;
-	gp_event ev[4];
-	int n;
 
-	memset(&o, 0, sizeof o);
-	o.p = tu_new();
 	tu_pipe(fds);
 	tu_write1(fds[1]);
-	o.fd = fds[0];
-	o.events = GP_READ;
-	o.data = TU_TAG(1);
-	o.rc = -100;
-	tu_watchdog_start(&wd, o.p);
-	tu_after_start(&a, 100, act_add, &o);
-	n = gp_wait(o.p, ev, 4, _i == 0 ? -1 : TU_MS(10000));
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(tu_after_stop(&wd), 0);
-	ck_assert_int_eq(o.rc, 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_int_eq(ev[0].fd, fds[0]);
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	op_init(&o, tu_new(), fds[0], GP_READ, TU_TAG(1));
+	expect_op_wakes(&o, act_add, 100, _i == 0 ? -1 : TU_MS(10000));
 	ck_assert_int_eq(gp_remove(o.p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(o.p);
 }
 END_TEST
@@ -91,29 +102,12 @@ START_TEST(test_add_writable_while_blocked)
 {
 	struct reg_op o;
 	int sv[2];
-	tu_after a, wd;
-	gp_event ev[4];
-	int n;
 
-	memset(&o, 0, sizeof o);
-	o.p = tu_new();
 	tu_socketpair(sv);
-	o.fd = sv[1];
-	o.events = GP_WRITE;
-	o.data = TU_TAG(2);
-	tu_watchdog_start(&wd, o.p);
-	tu_after_start(&a, 50, act_add, &o);
-	n = gp_wait(o.p, ev, 4, -1);
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(tu_after_stop(&wd), 0);
-	ck_assert_int_eq(o.rc, 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(ev[0].fd, sv[1]);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
+	op_init(&o, tu_new(), sv[1], GP_WRITE, TU_TAG(2));
+	expect_op_wakes(&o, act_add, 50, -1);
 	ck_assert_int_eq(gp_remove(o.p, sv[1]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(o.p);
 }
 END_TEST
@@ -124,27 +118,20 @@ START_TEST(test_remove_while_blocked)
 {
 	struct reg_op o;
 	int fds[2], keep[2];
-	tu_after a, wd;
 	gp_event ev[4];
 	int n;
 
-	memset(&o, 0, sizeof o);
-	o.p = tu_new();
 	tu_pipe(fds);
 	tu_pipe(keep);
+	op_init(&o, tu_new(), fds[0], 0, NULL);
+	o.wfd = fds[1];
 	ck_assert_int_eq(gp_add(o.p, fds[0], GP_READ, TU_TAG(1)), 0);
 	ck_assert_int_eq(gp_add(o.p, keep[0], GP_READ, TU_TAG(2)), 0);
-	o.fd = fds[0];
-	o.wfd = fds[1];
-	o.rc = -100;
-	tu_watchdog_start(&wd, o.p);
-	tu_after_start(&a, 50, act_remove_write_notify, &o);
-	n = gp_wait(o.p, ev, 4, -1);
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(tu_after_stop(&wd), 0);
+	n = tu_wait_during(o.p, ev, 4, -1, 50, act_remove_write_notify, &o,
+	                   NULL);
 	ck_assert_int_eq(o.rc, 0);
 	ck_assert_int_eq(n, 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(o.p, ev, 4, 0), 0);
 	/* The other registration is intact. */
 	tu_write1(keep[1]);
@@ -152,10 +139,8 @@ START_TEST(test_remove_while_blocked)
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
 	ck_assert_int_eq(gp_remove(o.p, fds[0]), GP_ENOENT);
 	ck_assert_int_eq(gp_remove(o.p, keep[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
-	tu_close(keep[0]);
-	tu_close(keep[1]);
+	tu_close_pair(fds);
+	tu_close_pair(keep);
 	gp_poller_free(o.p);
 }
 END_TEST
@@ -166,31 +151,13 @@ START_TEST(test_modify_while_blocked)
 {
 	struct reg_op o;
 	int sv[2];
-	tu_after a, wd;
-	gp_event ev[4];
-	int n;
 
-	memset(&o, 0, sizeof o);
-	o.p = tu_new();
 	tu_socketpair(sv);
+	op_init(&o, tu_new(), sv[0], GP_WRITE, TU_TAG(2));
 	ck_assert_int_eq(gp_add(o.p, sv[0], GP_READ, TU_TAG(1)), 0);
-	o.fd = sv[0];
-	o.events = GP_WRITE;
-	o.data = TU_TAG(2);
-	o.rc = -100;
-	tu_watchdog_start(&wd, o.p);
-	tu_after_start(&a, 50, act_modify, &o);
-	n = gp_wait(o.p, ev, 4, -1);
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(tu_after_stop(&wd), 0);
-	ck_assert_int_eq(o.rc, 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
-	ck_assert_int_eq(ev[0].fd, sv[0]);
-	ck_assert_uint_eq(ev[0].events, GP_WRITE);
+	expect_op_wakes(&o, act_modify, 50, -1);
 	ck_assert_int_eq(gp_remove(o.p, sv[0]), 0);
-	tu_close(sv[0]);
-	tu_close(sv[1]);
+	tu_close_pair(sv);
 	gp_poller_free(o.p);
 }
 END_TEST
@@ -201,33 +168,19 @@ START_TEST(test_rearm_while_blocked)
 {
 	struct reg_op o;
 	int fds[2];
-	tu_after a, wd;
 	gp_event ev[4];
-	int n;
 
-	memset(&o, 0, sizeof o);
-	o.p = tu_new();
 	tu_pipe(fds);
 	tu_write1(fds[1]);
+	op_init(&o, tu_new(), fds[0], GP_READ | GP_ONESHOT, TU_TAG(2));
 	ck_assert_int_eq(gp_add(o.p, fds[0], GP_READ | GP_ONESHOT, TU_TAG(1)),
 	                 0);
 	ck_assert_int_eq(gp_wait(o.p, ev, 4, 0), 1);
 	ck_assert_int_eq(gp_wait(o.p, ev, 4, 0), 0);
-	o.fd = fds[0];
-	o.events = GP_READ | GP_ONESHOT;
-	o.data = TU_TAG(2);
-	tu_watchdog_start(&wd, o.p);
-	tu_after_start(&a, 50, act_modify, &o);
-	n = gp_wait(o.p, ev, 4, -1);
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(tu_after_stop(&wd), 0);
-	ck_assert_int_eq(o.rc, 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(2));
+	expect_op_wakes(&o, act_modify, 50, -1);
 	ck_assert_int_eq(gp_wait(o.p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_remove(o.p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(o.p);
 }
 END_TEST
@@ -302,7 +255,7 @@ START_TEST(test_concurrent_wait_busy)
 	pthread_join(th, NULL);
 	rc = atomic_load(&b.result);
 	ck_assert_int_eq(rc, 1);
-	ck_assert_uint_eq(b.ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(b.ev[0]);
 	/* The refused calls left nothing behind. */
 	ck_assert_int_eq(tu_ready_count(&r), 0);
 	ck_assert_int_eq(gp_wait(b.p, ev, 4, 0), 0);
@@ -381,22 +334,14 @@ START_TEST(test_churn_pairing)
 				continue;
 			}
 			ck_assert_int_eq(ev[k].fd, CHURN_FD(ev[k].data));
-			ck_assert_msg(ev[k].events & GP_READ, "events %#x",
-			              ev[k].events);
+			TU_ASSERT_BITS(ev[k].events, GP_READ, 0);
 		}
 	}
 	pthread_join(th, NULL);
 	errors = atomic_load(&c.errors);
 	ck_assert_int_eq(errors, 0);
 	/* Everything was removed. */
-	{
-		int n = gp_wait(c.p, ev, 16, 0);
-		ck_assert_int_ge(n, 0);
-		ck_assert_int_le(n, 1);
-		if (n == 1)
-			ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	}
-	ck_assert_int_eq(gp_wait(c.p, ev, 16, 0), 0);
+	tu_expect_notify_leftover(c.p);
 	gp_poller_free(c.p);
 }
 END_TEST

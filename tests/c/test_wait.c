@@ -18,15 +18,24 @@
 
 #define LATE TU_MS(5000) /* "returned at all" bound */
 
-/* gp_wait with a timeout and nothing ready: returns 0, not early. */
+/* gp_wait with a timeout and nothing ready: returns 0, not early.  With
+ * fn, fn(arg) runs on another thread delay_ms into the wait (and must not
+ * end it). */
 static void
-check_timeout(gp_poller *p, int64_t timeout_ns)
+check_timeout_during(gp_poller *p, int64_t timeout_ns, int delay_ms,
+                     tu_action fn, void *arg)
 {
 	gp_event ev[4];
 	int64_t t0 = tu_now_ns(), dt;
-	int r = gp_wait(p, ev, 4, timeout_ns);
+	int r;
 
-	dt = tu_now_ns() - t0;
+	if (fn) {
+		r = tu_wait_during(p, ev, 4, timeout_ns, delay_ms, fn, arg,
+		                   &dt);
+	} else {
+		r = gp_wait(p, ev, 4, timeout_ns);
+		dt = tu_now_ns() - t0;
+	}
 	ck_assert_int_eq(r, 0);
 	ck_assert_msg(dt >= timeout_ns,
 	              "timeout %lld ns returned after %lld ns (early)",
@@ -54,8 +63,7 @@ START_TEST(test_timeout_zero)
 		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(2000));
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -70,16 +78,15 @@ START_TEST(test_timeout_short)
 	int fds[2];
 
 	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
-		check_timeout(p, timeouts[i]);
+		check_timeout_during(p, timeouts[i], 0, NULL, NULL);
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, NULL), 0);
 	ck_assert_int_eq(gp_add(p, fds[1], GP_READ, NULL), 0);
 	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
-		check_timeout(p, timeouts[i]);
+		check_timeout_during(p, timeouts[i], 0, NULL, NULL);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -87,35 +94,22 @@ END_TEST
 /* A huge finite timeout is not treated as 0 or as an error. */
 START_TEST(test_timeout_huge)
 {
+	static const int64_t timeouts[] = {INT64_MAX, (int64_t)1 << 40,
+	                                   INT64_MIN};
 	gp_poller *p = tu_new();
 	gp_event ev[4];
-	int64_t t0 = tu_now_ns();
-	tu_after a;
+	int64_t dt;
 
-	tu_after_start(&a, 50, tu_act_notify, p);
-	ck_assert_int_eq(gp_wait(p, ev, 4, INT64_MAX), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_ge(tu_now_ns() - t0, TU_MS(50));
-	tu_after_stop(&a);
-	tu_after_start(&a, 50, tu_act_notify, p);
-	ck_assert_int_eq(gp_wait(p, ev, 4, (int64_t)1 << 40), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	tu_after_stop(&a);
-	tu_after_start(&a, 50, tu_act_notify, p);
-	ck_assert_int_eq(gp_wait(p, ev, 4, INT64_MIN), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	tu_after_stop(&a);
+	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+		ck_assert_int_eq(tu_wait_during(p, ev, 4, timeouts[i], 50,
+		                                tu_act_notify, p, &dt),
+		                 1);
+		TU_ASSERT_NOTIFIED(ev[0]);
+		ck_assert_int_ge(dt, TU_MS(50));
+	}
 	gp_poller_free(p);
 }
 END_TEST
-
-static void
-act_write(void *arg)
-{
-	char c = 'w';
-
-	(void)!write(*(int *)arg, &c, 1);
-}
 
 /* A long timeout ends when an event comes. */
 START_TEST(test_event_ends_timed_wait)
@@ -123,23 +117,18 @@ START_TEST(test_event_ends_timed_wait)
 	gp_poller *p = tu_new();
 	int fds[2];
 	gp_event ev[4];
-	tu_after a;
-	int64_t t0, dt;
+	int64_t dt;
 
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
-	t0 = tu_now_ns();
-	tu_after_start(&a, 50, act_write, &fds[1]);
-	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10000)), 1);
-	dt = tu_now_ns() - t0;
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
-	ck_assert_uint_eq(ev[0].events, GP_READ);
+	ck_assert_int_eq(tu_wait_during(p, ev, 4, TU_MS(10000), 50,
+	                                tu_act_write1, &fds[1], &dt),
+	                 1);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(1), fds[0], GP_READ);
 	ck_assert_int_ge(dt, TU_MS(50));
 	ck_assert_int_lt(dt, LATE);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -150,28 +139,21 @@ START_TEST(test_notify_other_thread)
 	gp_poller *p = tu_new();
 	int fds[2];
 	gp_event ev[4];
-	tu_after a;
-	int64_t t0, dt;
+	int64_t dt;
 
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	memset(ev, 0xff, sizeof ev);
-	t0 = tu_now_ns();
-	tu_after_start(&a, 50, tu_act_notify, p);
-	ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
-	dt = tu_now_ns() - t0;
-	tu_after_stop(&a);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
-	ck_assert_ptr_eq(ev[0].data, NULL);
+	ck_assert_int_eq(
+	        tu_wait_during(p, ev, 4, -1, 50, tu_act_notify, p, &dt), 1);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_ge(dt, TU_MS(50));
 	ck_assert_int_lt(dt, LATE);
 	/* Consumed. */
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10)), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -187,14 +169,12 @@ START_TEST(test_notify_before_wait)
 	t0 = tu_now_ns();
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(10000)), 1);
 	ck_assert_int_lt(tu_now_ns() - t0, LATE);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
-	ck_assert_ptr_eq(ev[0].data, NULL);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	/* Also with timeout 0 and with an infinite timeout. */
 	ck_assert_int_eq(gp_notify(p), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_notify(p), 0);
 	{
 		tu_after wd;
@@ -202,11 +182,34 @@ START_TEST(test_notify_before_wait)
 		ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
 		ck_assert_int_eq(tu_after_stop(&wd), 0);
 	}
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	gp_poller_free(p);
 }
 END_TEST
+
+/* A notify on p with two ready registrations: a[0] for GP_READ (data
+ * TU_TAG(1)) and b[1] for GP_WRITE (data TU_TAG(2)). */
+static void
+notify_two_ready(gp_poller *p, int a[2], int b[2])
+{
+	tu_pipe(a);
+	tu_pipe(b);
+	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
+	ck_assert_int_eq(gp_add(p, b[1], GP_WRITE, TU_TAG(2)), 0);
+	tu_write1(a[1]);
+	ck_assert_int_eq(gp_notify(p), 0);
+}
+
+static void
+close_two_ready(gp_poller *p, const int a[2], const int b[2])
+{
+	ck_assert_int_eq(gp_remove(p, a[0]), 0);
+	ck_assert_int_eq(gp_remove(p, b[1]), 0);
+	tu_close_pair(a);
+	tu_close_pair(b);
+	gp_poller_free(p);
+}
 
 /* The GP_NOTIFIED record comes first, followed by what is ready. */
 START_TEST(test_notify_first_with_events)
@@ -215,27 +218,14 @@ START_TEST(test_notify_first_with_events)
 	int a[2], b[2];
 	gp_event ev[8];
 
-	tu_pipe(a);
-	tu_pipe(b);
-	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
-	ck_assert_int_eq(gp_add(p, b[1], GP_WRITE, TU_TAG(2)), 0);
-	tu_write1(a[1]);
-	ck_assert_int_eq(gp_notify(p), 0);
+	notify_two_ready(p, a, b);
 	ck_assert_int_eq(gp_wait(p, ev, 8, TU_MS(10000)), 3);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
-	ck_assert_ptr_eq(ev[0].data, NULL);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_ge(tu_find_data(ev + 1, 2, TU_TAG(1)), 0);
 	ck_assert_int_ge(tu_find_data(ev + 1, 2, TU_TAG(2)), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 2);
 	ck_assert_int_eq(tu_find_data(ev, 2, NULL), -1);
-	ck_assert_int_eq(gp_remove(p, a[0]), 0);
-	ck_assert_int_eq(gp_remove(p, b[1]), 0);
-	tu_close(a[0]);
-	tu_close(a[1]);
-	tu_close(b[0]);
-	tu_close(b[1]);
-	gp_poller_free(p);
+	close_two_ready(p, a, b);
 }
 END_TEST
 
@@ -249,15 +239,9 @@ START_TEST(test_notify_first_max1)
 	int a[2], b[2];
 	gp_event ev[8];
 
-	tu_pipe(a);
-	tu_pipe(b);
-	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
-	ck_assert_int_eq(gp_add(p, b[1], GP_WRITE, TU_TAG(2)), 0);
-	tu_write1(a[1]);
-	ck_assert_int_eq(gp_notify(p), 0);
+	notify_two_ready(p, a, b);
 	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(ev[0].fd, GP_INVALID_FD);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	/* Level: both ready registrations keep coming (a wait need not
 	 * return all of them at once), and no second notify record. */
 	{
@@ -278,112 +262,83 @@ START_TEST(test_notify_first_max1)
 	                 0);
 	ck_assert_int_eq(gp_notify(p), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(p, ev, 1, 0), 1);
 	ck_assert_int_eq(gp_wait(p, ev + 1, 1, 0), 1);
 	ck_assert_int_eq(gp_wait(p, ev + 2, 8, 0), 0);
 	ck_assert_int_ge(tu_find_data(ev, 2, TU_TAG(3)), 0);
 	ck_assert_int_ge(tu_find_data(ev, 2, TU_TAG(4)), 0);
-	ck_assert_int_eq(gp_remove(p, a[0]), 0);
-	ck_assert_int_eq(gp_remove(p, b[1]), 0);
-	tu_close(a[0]);
-	tu_close(a[1]);
-	tu_close(b[0]);
-	tu_close(b[1]);
-	gp_poller_free(p);
+	close_two_ready(p, a, b);
 }
 END_TEST
 
 /* A poll (timeout 0) with a level registration that stays readable must
  * report it every time, also right after a notify was delivered with a
  * small array or a small max_events (the wake-up descriptor must not take
- * the only kernel slot and make the wait return 0).  _i picks max_events
- * (256 or 1); the loop covers max 1..3 and the fd becoming ready before
- * or after the notify. */
+ * the only kernel slot and make the wait return 0).  max_events is 256 or
+ * 1; the fd becomes ready before or after the notify (order 0 or 1).  A
+ * plain wait (split 0) takes `max` records; a split wait (split 1) is
+ * started with timeout 0 and collects up to 4. */
+static void
+poll_after_notify(int max_events, int split, int max, int order)
+{
+	gp_poller *p = tu_new_max(max_events);
+	tu_ready r;
+	int fds[2], notified = 0, n;
+	gp_event ev[4];
+
+	tu_ready_init(&r);
+	tu_pipe(fds);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+	if (order == 0)
+		tu_write1(fds[1]);
+	ck_assert_int_eq(gp_notify(p), 0);
+	if (order == 1)
+		tu_write1(fds[1]);
+	for (int k = 0; k < 4; k++) {
+		if (split) {
+			tu_start_await(p, 0, &r, k + 1);
+			n = gp_wait_collect(p, ev, 4);
+		} else {
+			n = gp_wait(p, ev, max, 0);
+		}
+		ck_assert_msg(n >= 1,
+		              "split %d max %d order %d wait %d: %d although "
+		              "the fd is readable",
+		              split, max, order, k, n);
+		for (int j = 0; j < n; j++) {
+			if (ev[j].events == GP_NOTIFIED) {
+				ck_assert_int_eq(j, 0);
+				notified++;
+			} else {
+				ck_assert_ptr_eq(ev[j].data, TU_TAG(1));
+			}
+		}
+		if (split)
+			ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+	}
+	ck_assert_int_eq(notified, 1);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	tu_close_pair(fds);
+	gp_poller_free(p);
+	tu_ready_destroy(&r);
+}
+
+/* _i picks max_events (256 or 1); the loop covers max 1..3 and both
+ * orders. */
 START_TEST(test_poll_after_notify_small_max)
 {
-	for (int max = 1; max <= 3; max++) {
-		for (int order = 0; order < 2; order++) {
-			gp_poller *p = tu_new_max(_i == 0 ? 256 : 1);
-			int fds[2], notified = 0, n;
-			gp_event ev[4];
-
-			tu_pipe(fds);
-			ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)),
-			                 0);
-			if (order == 0)
-				tu_write1(fds[1]);
-			ck_assert_int_eq(gp_notify(p), 0);
-			if (order == 1)
-				tu_write1(fds[1]);
-			for (int k = 0; k < 4; k++) {
-				n = gp_wait(p, ev, max, 0);
-				ck_assert_msg(n >= 1,
-				              "max %d order %d wait %d: %d "
-				              "although the fd is readable",
-				              max, order, k, n);
-				for (int j = 0; j < n; j++) {
-					if (ev[j].events == GP_NOTIFIED) {
-						ck_assert_int_eq(j, 0);
-						notified++;
-					} else {
-						ck_assert_ptr_eq(ev[j].data,
-						                 TU_TAG(1));
-					}
-				}
-			}
-			ck_assert_int_eq(notified, 1);
-			ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-			tu_close(fds[0]);
-			tu_close(fds[1]);
-			gp_poller_free(p);
-		}
-	}
+	for (int max = 1; max <= 3; max++)
+		for (int order = 0; order < 2; order++)
+			poll_after_notify(_i == 0 ? 256 : 1, 0, max, order);
 }
 END_TEST
 
 /* The same through split waits with timeout 0. */
 START_TEST(test_split_poll_after_notify)
 {
-	for (int order = 0; order < 2; order++) {
-		gp_poller *p = tu_new_max(_i == 0 ? 256 : 1);
-		tu_ready r;
-		int fds[2], notified = 0, n;
-		gp_event ev[4];
-
-		tu_ready_init(&r);
-		tu_pipe(fds);
-		ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
-		if (order == 0)
-			tu_write1(fds[1]);
-		ck_assert_int_eq(gp_notify(p), 0);
-		if (order == 1)
-			tu_write1(fds[1]);
-		for (int k = 0; k < 4; k++) {
-			tu_start(p, 0, &r);
-			tu_await_ready(&r, k + 1);
-			n = gp_wait_collect(p, ev, 4);
-			ck_assert_msg(n >= 1,
-			              "order %d wait %d: %d although the fd "
-			              "is readable",
-			              order, k, n);
-			for (int j = 0; j < n; j++) {
-				if (ev[j].events == GP_NOTIFIED) {
-					ck_assert_int_eq(j, 0);
-					notified++;
-				} else {
-					ck_assert_ptr_eq(ev[j].data, TU_TAG(1));
-				}
-			}
-			ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
-		}
-		ck_assert_int_eq(notified, 1);
-		ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-		tu_close(fds[0]);
-		tu_close(fds[1]);
-		gp_poller_free(p);
-		tu_ready_destroy(&r);
-	}
+	for (int order = 0; order < 2; order++)
+		poll_after_notify(_i == 0 ? 256 : 1, 1, 4, order);
 }
 END_TEST
 
@@ -398,14 +353,14 @@ START_TEST(test_notify_coalesced)
 		ck_assert_int_eq(gp_notify(p), 0);
 	n = gp_wait(p, ev, 8, TU_MS(10000));
 	ck_assert_int_eq(n, 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 8, TU_MS(20)), 0);
 	/* Again, a second round. */
 	for (int i = 0; i < 1000; i++)
 		ck_assert_int_eq(gp_notify(p), 0);
 	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 1);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(p, ev, 8, 0), 0);
 	gp_poller_free(p);
 }
@@ -444,18 +399,13 @@ START_TEST(test_notify_flood)
 	for (int k = 0; k < 200; k++) {
 		n = gp_wait(f.p, ev, 8, TU_MS(10000));
 		ck_assert_int_eq(n, 1);
-		ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+		TU_ASSERT_NOTIFIED(ev[0]);
 		total++;
 	}
 	atomic_store(&f.stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	n = gp_wait(f.p, ev, 8, 0);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_le(n, 1);
-	if (n == 1)
-		ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
-	ck_assert_int_eq(gp_wait(f.p, ev, 8, 0), 0);
+	tu_expect_notify_leftover(f.p);
 	ck_assert_int_eq(total, 200);
 	gp_poller_free(f.p);
 }
@@ -512,7 +462,7 @@ START_TEST(test_notify_from_signal_handler)
 	t0 = tu_now_ns();
 	ck_assert_int_eq(gp_wait(sig_poller, ev, 4, TU_MS(10000)), 1);
 	ck_assert_int_lt(tu_now_ns() - t0, LATE);
-	ck_assert_uint_eq(ev[0].events, GP_NOTIFIED);
+	TU_ASSERT_NOTIFIED(ev[0]);
 	ck_assert_int_eq(gp_wait(sig_poller, ev, 4, 0), 0);
 	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
 	gp_poller_free(sig_poller);
@@ -587,8 +537,7 @@ START_TEST(test_eintr)
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(p);
 }
 END_TEST
@@ -626,30 +575,16 @@ act_churn(void *arg)
 START_TEST(test_remaining_time)
 {
 	struct churn c;
-	tu_after a;
-	gp_event ev[4];
-	int64_t t0, dt;
-	int r;
 
 	memset(&c, 0, sizeof c);
 	c.p = tu_new();
 	tu_pipe(c.fds);
 	tu_socketpair(c.sv);
-	t0 = tu_now_ns();
-	tu_after_start(&a, 30, act_churn, &c);
-	r = gp_wait(c.p, ev, 4, TU_MS(200));
-	dt = tu_now_ns() - t0;
-	ck_assert_int_eq(tu_after_stop(&a), 1);
-	ck_assert_int_eq(r, 0);
-	ck_assert_msg(dt >= TU_MS(200), "returned after %lld ns",
-	              (long long)dt);
-	ck_assert_int_lt(dt, TU_MS(200) + LATE);
+	check_timeout_during(c.p, TU_MS(200), 30, act_churn, &c);
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(c.rc[i], 0);
-	tu_close(c.fds[0]);
-	tu_close(c.fds[1]);
-	tu_close(c.sv[0]);
-	tu_close(c.sv[1]);
+	tu_close_pair(c.fds);
+	tu_close_pair(c.sv);
 	gp_poller_free(c.p);
 }
 END_TEST
@@ -673,28 +608,15 @@ START_TEST(test_remaining_time_single_add)
 {
 	struct add1 x;
 	int fds[2];
-	tu_after a;
-	gp_event ev[4];
-	int64_t t0, dt;
-	int r;
 
 	x.p = tu_new();
 	tu_pipe(fds);
 	x.fd = fds[0];
 	x.rc = -100;
-	t0 = tu_now_ns();
-	tu_after_start(&a, 100, act_add1, &x);
-	r = gp_wait(x.p, ev, 4, TU_MS(200));
-	dt = tu_now_ns() - t0;
-	ck_assert_int_eq(tu_after_stop(&a), 1);
+	check_timeout_during(x.p, TU_MS(200), 100, act_add1, &x);
 	ck_assert_int_eq(x.rc, 0);
-	ck_assert_int_eq(r, 0);
-	ck_assert_msg(dt >= TU_MS(200), "returned after %lld ns",
-	              (long long)dt);
-	ck_assert_int_lt(dt, TU_MS(200) + LATE);
 	ck_assert_int_eq(gp_remove(x.p, fds[0]), 0);
-	tu_close(fds[0]);
-	tu_close(fds[1]);
+	tu_close_pair(fds);
 	gp_poller_free(x.p);
 }
 END_TEST

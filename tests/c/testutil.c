@@ -95,6 +95,13 @@ tu_close(int fd)
 }
 
 void
+tu_close_pair(const int fds[2])
+{
+	tu_close(fds[0]);
+	tu_close(fds[1]);
+}
+
+void
 tu_write1(int fd)
 {
 	char c = 'x';
@@ -219,6 +226,19 @@ tu_count_data(const gp_event *ev, int n, const void *data)
 }
 
 void
+tu_expect_notify_leftover(gp_poller *p)
+{
+	gp_event ev[16];
+	int n = gp_wait(p, ev, 16, 0);
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_le(n, 1);
+	if (n == 1)
+		TU_ASSERT_NOTIFIED(ev[0]);
+	ck_assert_int_eq(gp_wait(p, ev, 16, 0), 0);
+}
+
+void
 tu_env_set(tu_env *saved, const char *value)
 {
 	const char *old = getenv("GUESTPOLL_BACKEND");
@@ -246,20 +266,42 @@ tu_env_restore(const tu_env *saved)
 
 /* ---- delayed actions ---------------------------------------------------- */
 
+/* The CLOCK_MONOTONIC time ms milliseconds from now. */
+static struct timespec
+deadline_in(int ms)
+{
+	struct timespec d;
+
+	clock_gettime(CLOCK_MONOTONIC, &d);
+	d.tv_sec += ms / 1000;
+	d.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (d.tv_nsec >= 1000000000) {
+		d.tv_sec++;
+		d.tv_nsec -= 1000000000;
+	}
+	return d;
+}
+
+/* A mutex and a condition variable timed on CLOCK_MONOTONIC. */
+static void
+sync_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 static void *
 after_main(void *arg)
 {
 	tu_after *a = arg;
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(a->delay_ms);
 	int run;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += a->delay_ms / 1000;
-	deadline.tv_nsec += (long)(a->delay_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&a->mu);
 	while (!a->cancelled) {
 		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) ==
@@ -277,17 +319,11 @@ after_main(void *arg)
 void
 tu_after_start(tu_after *a, int delay_ms, tu_action fn, void *arg)
 {
-	pthread_condattr_t ca;
-
 	memset(a, 0, sizeof *a);
 	a->delay_ms = delay_ms;
 	a->fn = fn;
 	a->arg = arg;
-	pthread_mutex_init(&a->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	sync_init(&a->mu, &a->cv);
 	ck_assert_int_eq(pthread_create(&a->thread, NULL, after_main, a), 0);
 }
 
@@ -314,9 +350,38 @@ tu_act_notify(void *poller)
 }
 
 void
+tu_act_write1(void *fdp)
+{
+	char c = 'w';
+
+	(void)!write(*(int *)fdp, &c, 1);
+}
+
+void
 tu_watchdog_start(tu_after *a, gp_poller *p)
 {
 	tu_after_start(a, TU_PATIENCE_MS, tu_act_notify, p);
+}
+
+int
+tu_wait_during(gp_poller *p, gp_event *ev, int max, int64_t timeout_ns,
+               int delay_ms, tu_action fn, void *arg, int64_t *dt_ns)
+{
+	tu_after a, wd;
+	int64_t t0;
+	int n, fired, woke;
+
+	tu_watchdog_start(&wd, p);
+	t0 = tu_now_ns();
+	tu_after_start(&a, delay_ms, fn, arg);
+	n = gp_wait(p, ev, max, timeout_ns);
+	if (dt_ns)
+		*dt_ns = tu_now_ns() - t0;
+	fired = tu_after_stop(&a);
+	woke = tu_after_stop(&wd);
+	ck_assert_msg(fired, "the action did not run");
+	ck_assert_msg(!woke, "the watchdog ended the wait");
+	return n;
 }
 
 /* ---- ready callback ------------------------------------------------------ */
@@ -324,14 +389,8 @@ tu_watchdog_start(tu_after *a, gp_poller *p)
 void
 tu_ready_init(tu_ready *r)
 {
-	pthread_condattr_t ca;
-
 	memset(r, 0, sizeof *r);
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	sync_init(&r->mu, &r->cv);
 }
 
 void
@@ -363,16 +422,9 @@ tu_ready_cb(void *arg)
 int
 tu_ready_wait(tu_ready *r, int target, int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(timeout_ms);
 	int count;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&r->mu);
 	while (r->count < target) {
 		if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) ==
@@ -411,4 +463,11 @@ tu_await_ready(tu_ready *r, int target)
 	ck_assert_msg(got >= target,
 	              "ready callback not called (count %d, want %d)", got,
 	              target);
+}
+
+void
+tu_start_await(gp_poller *p, int64_t timeout_ns, tu_ready *r, int target)
+{
+	tu_start(p, timeout_ns, r);
+	tu_await_ready(r, target);
 }

@@ -68,6 +68,8 @@ void tu_sleep_ms(int ms);
 void tu_pipe(int fds[2]);
 void tu_socketpair(int sv[2]);
 void tu_close(int fd);
+/* Closes both descriptors of a pipe or socketpair. */
+void tu_close_pair(const int fds[2]);
 /* Writes one byte (asserts success). */
 void tu_write1(int fd);
 /* Reads everything available; returns the byte count (0 on EOF or none). */
@@ -88,6 +90,41 @@ int tu_fd_count(void);
 int tu_find_data(const gp_event *ev, int n, const void *data);
 int tu_find_fd(const gp_event *ev, int n, int fd);
 int tu_count_data(const gp_event *ev, int n, const void *data);
+/* Asserts that record e (a gp_event, not a pointer) carries data d, fd f
+ * and exactly the events evs.  Macros, so that a failure names the line of
+ * the test. */
+#define TU_ASSERT_EVENT(e, d, f, evs)                                          \
+	do {                                                                   \
+		ck_assert_ptr_eq((e).data, (d));                               \
+		ck_assert_int_eq((e).fd, (f));                                 \
+		ck_assert_uint_eq((e).events, (evs));                          \
+	} while (0)
+/* Asserts that the event bits evs include all of `set` and none of
+ * `clear`. */
+#define TU_ASSERT_BITS(evs, set, clear)                                        \
+	ck_assert_msg(((evs) & (set)) == (set) && !((evs) & (clear)),          \
+	              "events %#x: want %#x set and %#x clear", (evs),         \
+	              (unsigned)(set), (unsigned)(clear))
+/* Asserts that record e is the record of a gp_notify(). */
+#define TU_ASSERT_NOTIFIED(e)                                                  \
+	TU_ASSERT_EVENT(e, NULL, GP_INVALID_FD, GP_NOTIFIED)
+/* A wait with timeout 0 on p gives exactly one record (data d, fd f,
+ * events evs); TU_EXPECT_NONE: gives none. */
+#define TU_EXPECT_ONE(p, f, d, evs)                                            \
+	do {                                                                   \
+		gp_event tu_ev_[4];                                            \
+		ck_assert_int_eq(gp_wait((p), tu_ev_, 4, 0), 1);               \
+		TU_ASSERT_EVENT(tu_ev_[0], d, f, evs);                         \
+	} while (0)
+#define TU_EXPECT_NONE(p)                                                      \
+	do {                                                                   \
+		gp_event tu_ev_[4];                                            \
+		ck_assert_int_eq(gp_wait((p), tu_ev_, 4, 0), 0);               \
+	} while (0)
+/* After gp_notify() calls that may have raced with the last wait: a wait
+ * with timeout 0 gives at most one record, a GP_NOTIFIED one, and the next
+ * wait nothing. */
+void tu_expect_notify_leftover(gp_poller *p);
 /* Tags usable as data pointers. */
 #define TU_TAG(x) ((void *)(uintptr_t)(0x1000 + (x)))
 
@@ -120,8 +157,17 @@ void tu_after_start(tu_after *a, int delay_ms, tu_action fn, void *arg);
 int tu_after_stop(tu_after *a);
 /* An action calling gp_notify(arg). */
 void tu_act_notify(void *poller);
+/* An action writing one byte to the descriptor *(int *)fdp (the result is
+ * not checked: no ck_assert on a helper thread). */
+void tu_act_write1(void *fdp);
 /* Watchdog for infinite waits: notifies p after TU_PATIENCE_MS. */
 void tu_watchdog_start(tu_after *a, gp_poller *p);
+/* Calls gp_wait(p, ev, max, timeout_ns) while a helper thread runs
+ * fn(arg) after delay_ms, under a watchdog; asserts that fn ran and the
+ * watchdog did not fire.  Returns gp_wait's result; *dt_ns (unless NULL)
+ * gets the time from starting the helper to the wait's return. */
+int tu_wait_during(gp_poller *p, gp_event *ev, int max, int64_t timeout_ns,
+                   int delay_ms, tu_action fn, void *arg, int64_t *dt_ns);
 
 /* ---- the split-wait ready callback ------------------------------------- */
 
@@ -145,5 +191,7 @@ void tu_start(gp_poller *p, int64_t timeout_ns, tu_ready *r);
 /* Waits for the ready callback number `target` (asserting it comes within
  * TU_PATIENCE_MS). */
 void tu_await_ready(tu_ready *r, int target);
+/* Both: starts a split wait and waits for ready callback number target. */
+void tu_start_await(gp_poller *p, int64_t timeout_ns, tu_ready *r, int target);
 
 #endif /* GUESTPOLL_TESTUTIL_H */

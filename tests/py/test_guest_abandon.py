@@ -1,0 +1,267 @@
+"""A host that stops running the guest's ticks before the run is over.
+
+guestpoll notices when the host drops the last tick it was handed: it warns
+(RuntimeWarning), cancels what is running with a message naming the
+abandonment, finishes the run synchronously on the host thread, tears the
+loop down, and logs the result it can no longer deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import queue
+import threading
+import time
+import warnings
+
+import pytest
+
+import guestpoll
+from guestpoll._guest import ABANDONED_MESSAGE
+
+
+def collect_until(predicate, timeout=5.0):
+    """Runs the garbage collector until predicate() holds (an abandoned run
+    with a wait in flight is only noticed once that wait has ended)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for _ in range(3):
+            gc.collect()
+        if predicate() or time.monotonic() > deadline:
+            return predicate()
+        time.sleep(0.02)
+
+
+def crashing_host(guest_fn):
+    """A queue host whose loop dies when a host callback raises; it then
+    drops its queue, and with it every tick it was holding."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done = []
+
+    def in_host(fn):
+        todo.put(fn)
+
+    guestpoll.start_guest_run(
+        guest_fn(in_host),
+        run_sync_soon_threadsafe=todo.put,
+        done_callback=done.append,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not done:
+            assert time.monotonic() < deadline, "host timed out"
+            todo.get(timeout=10)()
+    finally:
+        del todo, in_host
+    return done
+
+
+def abandon_scenario(main_exits, create_task, slow_cancel):
+    """Runs one abandoned guest and returns (record, cancel messages)."""
+    record = []
+    messages = []
+
+    async def other_task():
+        try:
+            await asyncio.sleep(0.5)
+            record.append("other completed")
+        except asyncio.CancelledError as exc:
+            messages.append(str(exc))
+            if slow_cancel:
+                try:
+                    await asyncio.sleep(1)
+                except asyncio.CancelledError as exc2:
+                    messages.append(str(exc2))
+            record.append("other cancelled")
+
+    async def guest(in_host):
+        if create_task:
+            asyncio.create_task(other_task())
+            await asyncio.sleep(0)
+        in_host(lambda: 1 / 0)  # the host's loop dies on this
+        try:
+            if not main_exits:
+                for _ in range(100):
+                    await asyncio.sleep(0.05)
+            record.append("completed")
+        except asyncio.CancelledError as exc:
+            messages.append(str(exc))
+            if slow_cancel:
+                await asyncio.sleep(1)
+            record.append("cancelled")
+
+    def expected_done():
+        if not create_task:
+            return bool(record)
+        return len(record) == 2
+
+    with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
+        with pytest.raises(ZeroDivisionError):
+            crashing_host(guest)
+        assert collect_until(expected_done), record
+    return record, messages
+
+
+@pytest.mark.parametrize("slow_cancel", [False, True])
+@pytest.mark.parametrize("create_task", [False, True])
+@pytest.mark.parametrize("main_exits", [False, True])
+def test_abandoned_run_is_finished(main_exits, create_task, slow_cancel):
+    record, messages = abandon_scenario(main_exits, create_task, slow_cancel)
+    if not create_task:
+        assert record == ["completed" if main_exits else "cancelled"]
+    elif main_exits:
+        # The main task was done: every task still running is cancelled.
+        assert record == ["completed", "other cancelled"]
+    elif slow_cancel:
+        # Only the main task is cancelled; the other one finishes its
+        # sleep while the main task takes its time to cancel.
+        assert record == ["other completed", "cancelled"]
+    else:
+        assert record == ["cancelled", "other cancelled"]
+    # Whoever was cancelled because of the abandonment was told so.
+    if (create_task and main_exits) or not main_exits:
+        assert ABANDONED_MESSAGE in messages
+    assert "aioguest" in ABANDONED_MESSAGE  # code written for aioguest checks it
+    # The loop was torn down: nothing runs in this thread any more.
+    assert asyncio._get_running_loop() is None
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+
+
+@pytest.mark.parametrize("create_task", [False, True])
+@pytest.mark.parametrize("main_exits", [False, True])
+def test_abandoned_run_on_another_thread(main_exits, create_task):
+    box = {}
+
+    def body():
+        try:
+            box["result"] = abandon_scenario(main_exits, create_task, False)
+            box["running"] = asyncio._get_running_loop()
+        except BaseException as exc:  # reported below, on the test thread
+            box["error"] = exc
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    if "error" in box:
+        raise box["error"]
+    record, _ = box["result"]
+    assert record  # the run was finished on that thread
+    assert box["running"] is None
+
+
+@pytest.mark.parametrize("value", [42, RuntimeError("hi")])
+def test_abandoned_run_logs_undeliverable_result(value, caplog):
+    async def guest(in_host):
+        in_host(lambda: 1 / 0)
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            pass
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    caplog.set_level(logging.ERROR, logger="guestpoll")
+    with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
+        with pytest.raises(ZeroDivisionError):
+            crashing_host(guest)
+        assert collect_until(lambda: "couldn't deliver" in caplog.text)
+    if isinstance(value, BaseException):
+        assert "couldn't deliver the guest exception" in caplog.text
+        assert "RuntimeError: hi" in caplog.text
+    else:
+        assert "couldn't deliver the guest result: 42" in caplog.text
+
+
+def test_finished_run_is_not_abandoned():
+    """A run that ended normally never warns when its host goes away."""
+
+    async def guest(in_host):
+        await asyncio.sleep(0.01)
+        return "fine"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        done = crashing_host(guest)
+        for _ in range(3):
+            gc.collect()
+    assert done[0].unwrap() == "fine"
+
+
+def test_abandoned_while_waiting_is_noticed_when_the_wait_ends():
+    """A wait in flight holds the run; the abandonment shows once it ends."""
+    record = []
+
+    async def guest(in_host):
+        in_host(lambda: 1 / 0)
+        try:
+            await asyncio.sleep(0.3)  # the host dies during this wait
+            record.append("slept")
+        except asyncio.CancelledError:
+            record.append("cancelled")
+
+    with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
+        with pytest.raises(ZeroDivisionError):
+            crashing_host(guest)
+        assert collect_until(lambda: bool(record))
+    assert record in (["slept"], ["cancelled"])
+    assert asyncio._get_running_loop() is None
+
+
+def test_new_run_after_abandoned_one():
+    """The thread is usable again: a new guest run works."""
+    abandon_scenario(main_exits=False, create_task=False, slow_cancel=False)
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    done = []
+
+    async def guest():
+        await asyncio.sleep(0)
+        return 7
+
+    guestpoll.start_guest_run(guest(), run_sync_soon_threadsafe=q.put, done_callback=done.append)
+    while not done:
+        q.get(timeout=10)()
+    assert done[0].unwrap() == 7
+
+
+def test_host_refusing_the_wakeup_on_the_main_thread(caplog):
+    """The host stops and refuses the waiter's callback (like Trio's
+    RunFinishedError): the tick dies on the waiter thread, and the run is
+    finished on the host (main) thread at its next opportunity."""
+    assert threading.current_thread() is threading.main_thread()
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    state = {"open": True}
+    record = []
+
+    def threadsafe(fn):
+        if not state["open"]:
+            raise RuntimeError("host loop is closed")
+        todo.put(fn)
+
+    async def guest():
+        try:
+            await asyncio.sleep(0.2)
+            record.append("slept")
+        except asyncio.CancelledError:
+            record.append("cancelled")
+
+    guestpoll.start_guest_run(guest(), run_sync_soon_threadsafe=threadsafe, done_callback=record.append)
+    # Run ticks until the guest sleeps in a wait on the waiter thread.
+    todo.get(timeout=10)()
+    while not todo.empty():
+        todo.get()()
+    state["open"] = False
+    with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
+        deadline = time.monotonic() + 10
+        while not record and time.monotonic() < deadline:
+            time.sleep(0.01)  # pending calls run between bytecodes here
+    # The main task had not seen its sleep end: it is cancelled.
+    assert record == ["cancelled"]
+    assert "the host refused the asyncio guest's wakeup: RuntimeError: host loop is closed" in caplog.text
+    assert todo.empty()
+    assert asyncio._get_running_loop() is None
