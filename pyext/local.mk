@@ -27,9 +27,13 @@ pyext__guestpoll_la_LIBADD = libguestpoll_core.la
 pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py
 dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed
 
-# libtool's .la file means nothing to Python.
+# libtool's .la file means nothing to Python; without it, libtool cannot
+# uninstall the module either, so uninstall-hook does.
 install-exec-hook:
 	rm -f $(DESTDIR)$(pkgpyexecdir)/_guestpoll.la
+uninstall-hook:
+	rm -f $(DESTDIR)$(pkgpyexecdir)/_guestpoll.so
+	-rmdir $(DESTDIR)$(pkgpyexecdir)/__pycache__ $(DESTDIR)$(pkgpyexecdir) 2>/dev/null
 
 TESTS += tests/py/run-pytest.sh
 AM_TESTS_ENVIRONMENT = \
