@@ -626,6 +626,12 @@ def start_guest_run(
     async generators and the default executor are shut down afterwards.
     Errors noticed before the run starts (a non-coroutine, a running event
     loop in this thread, a loop that cannot be a guest) are raised here.
+
+    If the host drops the callbacks it was handed before the run is over,
+    the run is *abandoned*: guestpoll warns (:class:`RuntimeWarning`),
+    cancels the main task (or, once that is done, every task), finishes the
+    run synchronously on the host thread and logs the outcome to the
+    ``guestpoll`` logger instead of calling *done_callback*.
     """
     if not coroutines.iscoroutine(coro):
         raise ValueError(f"a coroutine was expected, got {coro!r}")
