@@ -2,7 +2,7 @@
 ## found a Python >= 3.10 with headers; PYTHON=... selects it).
 EXTRA_DIST += pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
 	examples/python/queue_host.py examples/python/trio_host.py \
-	tests/py/run-pytest.sh
+	tests/py/run-pytest.sh pyext/mksite.sh
 
 # Every pytest module ships, whatever its name.
 dist-hook: dist-pytests

@@ -7,17 +7,7 @@ set -eu
 : "${GP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${GP_BUILDDIR:=$(pwd)}"
 
-# Lay the package out as Python expects it: the sources, plus the freshly
-# built extension module, in one directory on PYTHONPATH.
-site="$GP_BUILDDIR/pyext/site"
-rm -rf "$site"
-mkdir -p "$site/guestpoll"
-for f in "$GP_SRCDIR"/pyext/guestpoll/*; do
-	ln -s "$f" "$site/guestpoll/"
-done
-so="$GP_BUILDDIR/pyext/.libs/_guestpoll.so"
-[ -f "$so" ] || { echo "missing $so: build first" >&2; exit 99; }
-ln -s "$so" "$site/guestpoll/_guestpoll.so"
+site=$(sh "$GP_SRCDIR/pyext/mksite.sh" "$GP_SRCDIR" "$GP_BUILDDIR")
 
 "$PYTHON" -c 'import pytest' 2>/dev/null || {
 	echo "pytest is not installed for $PYTHON; run ./dev deps" >&2
