@@ -158,6 +158,10 @@ typedef void (*gp_ready_cb)(void *arg);
 GP_API int gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready,
                          void *arg);
 GP_API int gp_wait_collect(gp_poller *p, gp_event *out, int max);
+/* A split wait with timeout 0, done on the calling thread: when something
+ * is ready, its records wait for gp_wait_collect() as after a split wait
+ * (and are checked when collected); returns how many, 0 if none. */
+GP_API int gp_wait_poll(gp_poller *p);
 
 /* ---- version ---------------------------------------------------------- */
 

@@ -23,6 +23,7 @@ dist_man3_MANS += \
 	man/gp_modify.3 \
 	man/gp_remove.3 \
 	man/gp_version_number.3 \
-	man/gp_wait_collect.3
+	man/gp_wait_collect.3 \
+	man/gp_wait_poll.3
 
 dist_man7_MANS += man/guestpoll.7

@@ -37,9 +37,17 @@ static struct PyModuleDef module_def;
 enum wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
 
 typedef struct {
-	PyObject_HEAD gp_poller *poller; /* NULL once closed and released */
-	PyObject *fd_to_key;             /* dict: int fd -> SelectorKey */
-	PyObject *key_type;              /* selectors.SelectorKey */
+	PyObject_HEAD
+	gp_poller *poller;   /* NULL once closed and released */
+	PyObject *fd_to_key; /* dict: int fd -> SelectorKey */
+	/* The same keys indexed by fd, with their events, for select()'s
+	 * per-event lookup (strong references). */
+	struct keyslot {
+		PyObject *key;
+		int events;
+	} * keyvec;
+	size_t keyvec_len;
+	PyObject *key_type; /* selectors.SelectorKey */
 	gp_event *evbuf;
 	int closed;
 	int in_select;            /* threads inside select() with the GIL off */
@@ -238,7 +246,8 @@ release_poller(SelectorObject *self)
 	if (!p || self->in_select)
 		return;
 	self->poller = NULL;
-	Py_BEGIN_ALLOW_THREADS gp_poller_free(p);
+	Py_BEGIN_ALLOW_THREADS
+	gp_poller_free(p);
 	Py_END_ALLOW_THREADS
 }
 
@@ -310,6 +319,8 @@ Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(Py_TYPE(self));
 	Py_VISIT(self->fd_to_key);
+	for (size_t i = 0; i < self->keyvec_len; i++)
+		Py_VISIT(self->keyvec[i].key);
 	Py_VISIT(self->key_type);
 	Py_VISIT(self->ready_callable);
 	return 0;
@@ -318,6 +329,8 @@ Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
 static int
 Selector_clear(SelectorObject *self)
 {
+	for (size_t i = 0; i < self->keyvec_len; i++)
+		Py_CLEAR(self->keyvec[i].key);
 	Py_CLEAR(self->fd_to_key);
 	Py_CLEAR(self->key_type);
 	Py_CLEAR(self->ready_callable);
@@ -336,11 +349,56 @@ Selector_dealloc(SelectorObject *self)
 	release_poller(self);
 	Selector_clear(self);
 	PyMem_Free(self->evbuf);
+	PyMem_Free(self->keyvec);
 	tp->tp_free(self);
 	Py_DECREF(tp);
 }
 
 /* ---- the selectors API ---------------------------------------------- */
+
+/* The key table: the fd_to_key dict and keyvec always change together. */
+static int
+keys_set(SelectorObject *self, PyObject *fdobj, int fd, PyObject *key,
+         int events)
+{
+	if ((size_t)fd >= self->keyvec_len) {
+		size_t len = self->keyvec_len ? self->keyvec_len : 64;
+		struct keyslot *v;
+		while (len <= (size_t)fd)
+			len *= 2;
+		v = PyMem_Realloc(self->keyvec, len * sizeof *v);
+		if (!v) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		memset(v + self->keyvec_len, 0,
+		       (len - self->keyvec_len) * sizeof *v);
+		self->keyvec = v;
+		self->keyvec_len = len;
+	}
+	if (PyDict_SetItem(self->fd_to_key, fdobj, key) < 0)
+		return -1;
+	Py_XSETREF(self->keyvec[fd].key, Py_NewRef(key));
+	self->keyvec[fd].events = events;
+	return 0;
+}
+
+static int
+keys_del(SelectorObject *self, PyObject *fdobj, int fd)
+{
+	if ((size_t)fd < self->keyvec_len)
+		Py_CLEAR(self->keyvec[fd].key);
+	return PyDict_DelItem(self->fd_to_key, fdobj);
+}
+
+static void
+keys_clear(SelectorObject *self)
+{
+	for (size_t i = 0; i < self->keyvec_len; i++)
+		Py_CLEAR(self->keyvec[i].key);
+	if (self->fd_to_key)
+		PyDict_Clear(self->fd_to_key);
+}
 
 static PyObject *
 Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
@@ -372,17 +430,22 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	}
 	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd, events,
 	                            data);
-	if (!key || PyDict_SetItem(self->fd_to_key, fdobj, key) < 0) {
-		Py_XDECREF(key);
+	if (!key) {
 		Py_DECREF(fdobj);
 		return NULL;
 	}
+	/* The kernel vets the descriptor before the table grows for it. */
 	rc = gp_add(self->poller, fd, (unsigned)events, NULL);
 	if (rc < 0) {
-		PyDict_DelItem(self->fd_to_key, fdobj);
 		Py_DECREF(fdobj);
 		Py_DECREF(key);
 		return raise_gp(rc);
+	}
+	if (keys_set(self, fdobj, fd, key, events) < 0) {
+		gp_remove(self->poller, fd);
+		Py_DECREF(fdobj);
+		Py_DECREF(key);
+		return NULL;
 	}
 	Py_DECREF(fdobj);
 	return key;
@@ -412,7 +475,7 @@ Selector_unregister(SelectorObject *self, PyObject *args, PyObject *kwds)
 		return NULL;
 	}
 	Py_INCREF(key);
-	if (PyDict_DelItem(self->fd_to_key, fdobj) < 0) {
+	if (keys_del(self, fdobj, fd) < 0) {
 		Py_DECREF(key);
 		Py_DECREF(fdobj);
 		return NULL;
@@ -456,7 +519,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 		if (rc < 0) {
 			/* selectors unregisters a key the kernel refused. */
 			if ((fdobj = PyLong_FromLong(fd))) {
-				if (PyDict_DelItem(self->fd_to_key, fdobj) < 0)
+				if (keys_del(self, fdobj, fd) < 0)
 					PyErr_Clear();
 				Py_DECREF(fdobj);
 			}
@@ -472,7 +535,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!newkey)
 		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)) ||
-	    PyDict_SetItem(self->fd_to_key, fdobj, newkey) < 0) {
+	    keys_set(self, fdobj, fd, newkey, events) < 0) {
 		Py_XDECREF(fdobj);
 		Py_DECREF(newkey);
 		return NULL;
@@ -486,28 +549,28 @@ static PyObject *
 events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list)
 {
 	for (int i = 0; i < n; i++) {
-		PyObject *fdobj, *key, *pair;
-		long want;
+		size_t fd = (size_t)evs[i].fd;
+		PyObject *key, *pair, *mask;
 		int got;
 
-		if (evs[i].events & GP_NOTIFIED)
-			continue;
-		if (!(fdobj = PyLong_FromLong(evs[i].fd)))
-			return NULL;
-		key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
-		Py_DECREF(fdobj);
-		if (!key) {
-			if (PyErr_Occurred())
-				return NULL;
-			continue; /* unregistered meanwhile */
-		}
-		want = PyLong_AsLong(PyTuple_GET_ITEM(key, 2));
-		got = (int)(evs[i].events & (GP_READ | GP_WRITE) & want);
+		if ((evs[i].events & GP_NOTIFIED) || fd >= self->keyvec_len ||
+		    !(key = self->keyvec[fd].key))
+			continue; /* a notification, or unregistered meanwhile
+			           */
+		got = (int)(evs[i].events & (GP_READ | GP_WRITE)) &
+		      self->keyvec[fd].events;
 		if (!got)
 			continue;
-		pair = Py_BuildValue("(Oi)", key, got);
-		if (!pair || PyList_Append(list, pair) < 0) {
-			Py_XDECREF(pair);
+		if (!(mask = PyLong_FromLong(got)))
+			return NULL;
+		if (!(pair = PyTuple_New(2))) {
+			Py_DECREF(mask);
+			return NULL;
+		}
+		PyTuple_SET_ITEM(pair, 0, Py_NewRef(key));
+		PyTuple_SET_ITEM(pair, 1, mask);
+		if (PyList_Append(list, pair) < 0) {
+			Py_DECREF(pair);
 			return NULL;
 		}
 		Py_DECREF(pair);
@@ -590,14 +653,20 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 
 	for (;;) {
 		gp_poller *p = self->poller;
-		self->in_select++;
-		Py_BEGIN_ALLOW_THREADS n =
-		        gp_wait(p, self->evbuf, EVBUF_LEN, timeout_ns);
-		Py_END_ALLOW_THREADS self->in_select--;
-		if (self->closed) {
-			/* close() from another thread while we waited. */
-			release_poller(self);
-			return list;
+		if (timeout_ns == 0) {
+			/* Does not block: keep the GIL, skip the hand-over. */
+			n = gp_wait(p, self->evbuf, EVBUF_LEN, 0);
+		} else {
+			self->in_select++;
+			Py_BEGIN_ALLOW_THREADS
+			n = gp_wait(p, self->evbuf, EVBUF_LEN, timeout_ns);
+			Py_END_ALLOW_THREADS
+			self->in_select--;
+			if (self->closed) {
+				/* close() from another thread meanwhile. */
+				release_poller(self);
+				return list;
+			}
 		}
 		if (n != GP_EINTR)
 			break;
@@ -625,8 +694,7 @@ static PyObject *
 Selector_close(SelectorObject *self, PyObject *unused)
 {
 	self->closed = 1;
-	if (self->fd_to_key)
-		PyDict_Clear(self->fd_to_key);
+	keys_clear(self);
 	Py_CLEAR(self->ready_callable);
 	self->wstate = WAIT_IDLE;
 	if (self->in_select && self->poller)
@@ -766,6 +834,29 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* Guest mode: asks the kernel, without blocking, whether something is
+ * ready now; if so the next select() returns it (checked by libguestpoll
+ * when collected) and the caller need not hand a wait to the waiter. */
+static PyObject *
+Selector_poll_ready(SelectorObject *self, PyObject *unused)
+{
+	int n;
+
+	if (self->closed || !self->poller)
+		return raise_closed();
+	if (self->wstate != WAIT_IDLE)
+		Py_RETURN_TRUE; /* a wait's events are already there or coming
+		                 */
+	n = gp_wait_poll(self->poller);
+	if (n == GP_EINTR)
+		n = 0; /* nothing to report now; the wait will look again */
+	if (n < 0)
+		return raise_gp(n);
+	if (n > 0)
+		self->wstate = WAIT_READY;
+	return PyBool_FromLong(n > 0);
+}
+
 /* Ends the split wait in flight without calling its callback, and returns
  * once the waiter is done with it (the next select() collects its events).
  * For a run whose host went away. */
@@ -783,7 +874,8 @@ Selector_wait_cancel(SelectorObject *self, PyObject *unused)
 			                "the guest wait did not end");
 			return NULL;
 		}
-		Py_BEGIN_ALLOW_THREADS struct timespec ts = {0, 200000};
+		Py_BEGIN_ALLOW_THREADS
+		struct timespec ts = {0, 200000};
 		nanosleep(&ts, NULL);
 		Py_END_ALLOW_THREADS
 	}
@@ -853,6 +945,9 @@ static PyMethodDef Selector_methods[] = {
          "wait to the waiter thread, which\ncalls callback() (holding the "
          "GIL, on that thread) when it ends.\nThe next select() returns "
          "that wait's events without blocking."},
+        {"_poll_ready", (PyCFunction)Selector_poll_ready, METH_NOARGS,
+         "_poll_ready() -> bool\n\nGuest mode: True if something is ready "
+         "now (the next select()\nreturns it without blocking)."},
         {"_wait_cancel", (PyCFunction)Selector_wait_cancel, METH_NOARGS,
          "_wait_cancel()\n\nEnd the guest wait in flight without its "
          "callback; the next\nselect() returns its events."},

@@ -849,6 +849,37 @@ out:
 }
 
 int
+gp_wait_poll(gp_poller *p)
+{
+	int n;
+
+	if (!p)
+		return GP_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != GP_STATE_IDLE) {
+		pthread_mutex_unlock(&p->lock);
+		return GP_EBUSY;
+	}
+	if (has_leftovers(p)) {
+		n = p->raw_n - p->raw_pos;
+		p->raw_rc = 0;
+		p->state = GP_STATE_READY;
+		pthread_mutex_unlock(&p->lock);
+		return n;
+	}
+	p->state = GP_STATE_PLAIN;
+	pthread_mutex_unlock(&p->lock);
+
+	n = wait_loop(p, p->raw_cap, 0, 0);
+
+	pthread_mutex_lock(&p->lock);
+	p->raw_rc = 0;
+	p->state = n > 0 ? GP_STATE_READY : GP_STATE_IDLE;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+int
 gp_wait_collect(gp_poller *p, gp_event *out, int max)
 {
 	int k;

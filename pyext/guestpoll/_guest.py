@@ -506,7 +506,9 @@ class _GuestRun:
             timeout = min(max(0.0, timeout), base_events.MAXIMUM_SELECT_TIMEOUT)
         else:
             timeout = None
-        if timeout == 0:
+        # Whatever became ready while this tick ran (often the answer the
+        # loop is about to wait for) is taken without a thread hop.
+        if timeout == 0 or self._selector._poll_ready():
             handle.soon(handle.tick)
             return
         loop._guestpoll_waiting = True

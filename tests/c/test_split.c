@@ -515,6 +515,61 @@ START_TEST(test_alternate_wait_kinds)
 }
 END_TEST
 
+/* gp_wait_poll: nothing ready leaves the poller idle; something ready
+ * leaves its records to gp_wait_collect, which checks them then. */
+START_TEST(test_wait_poll)
+{
+	gp_poller *p = tu_new();
+	int a[2], b[2];
+	gp_event ev[4];
+	tu_ready r;
+
+	tu_ready_init(&r);
+	tu_pipe(a);
+	tu_pipe(b);
+	ck_assert_int_eq(gp_wait_poll(NULL), GP_EINVAL);
+	ck_assert_int_eq(gp_add(p, a[0], GP_READ, TU_TAG(1)), 0);
+	ck_assert_int_eq(gp_add(p, b[0], GP_READ, TU_TAG(2)), 0);
+	/* Nothing ready: 0, and every kind of wait still works. */
+	ck_assert_int_eq(gp_wait_poll(p), 0);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	/* Ready: the records wait for collect; meanwhile waits are busy. */
+	tu_write1(a[1]);
+	ck_assert_int_eq(gp_wait_poll(p), 1);
+	ck_assert_int_eq(gp_wait_poll(p), GP_EBUSY);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), GP_EBUSY);
+	ck_assert_int_eq(gp_wait_start(p, 0, tu_ready_cb, &r), GP_EBUSY);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(1), a[0], GP_READ);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+	/* Checked when collected: a removal in between drops the record. */
+	ck_assert_int_eq(gp_wait_poll(p), 1);
+	ck_assert_int_eq(gp_remove(p, a[0]), 0);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+	/* A pending notification comes first. */
+	tu_write1(b[1]);
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait_poll(p), 2);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 2);
+	TU_ASSERT_NOTIFIED(ev[0]);
+	TU_ASSERT_EVENT(ev[1], TU_TAG(2), b[0], GP_READ);
+	/* Busy while a split wait is in flight. */
+	tu_drain(b[0]);
+	tu_start(p, -1, &r);
+	ck_assert_int_eq(gp_wait_poll(p), GP_EBUSY);
+	ck_assert_int_eq(gp_notify(p), 0);
+	tu_await_ready(&r, 1);
+	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
+	TU_ASSERT_NOTIFIED(ev[0]);
+	ck_assert_int_eq(gp_remove(p, b[0]), 0);
+	tu_close_pair(a);
+	tu_close_pair(b);
+	gp_poller_free(p);
+	tu_ready_destroy(&r);
+}
+END_TEST
+
 Suite *
 split_suite(void)
 {
@@ -534,6 +589,7 @@ split_suite(void)
 	tcase_add_test(tc, test_ready_cb_may_call_api);
 	tcase_add_test(tc, test_alternate_wait_kinds);
 	tcase_add_test(tc, test_split_wait_error);
+	tcase_add_test(tc, test_wait_poll);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cycles");
