@@ -599,23 +599,23 @@ record_reg(gp_poller *p, uint64_t token)
 }
 
 /* Drops the stale records of a fresh kernel wait, so that a wait never
- * reports success with nothing in it.  Returns the live count. */
+ * reports success with nothing in it.  Returns the live count.  Lock held. */
 static int
 prefilter(gp_poller *p, int n)
 {
 	int k = 0;
 
-	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < n; i++)
 		if (record_reg(p, p->raw[i].token))
 			p->raw[k++] = p->raw[i];
-	pthread_mutex_unlock(&p->lock);
 	return k;
 }
 
 /* The kernel wait shared by gp_wait and the waiter thread.  Leaves its
  * results in p->raw / raw_n / raw_notified.  Returns the number of records
- * (events plus one for a notification), 0 on timeout, or a GP_E* code. */
+ * (events plus one for a notification), 0 on timeout, or a GP_E* code,
+ * always with p->lock held, so that the caller's next step (translate,
+ * publish) shares the lock with the stale check. */
 static int
 wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 {
@@ -641,6 +641,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 		if (n < 0 && !(n == GP_EINTR && retry_eintr)) {
 			if (notified)
 				atomic_store(&p->notified, 1); /* not lost */
+			pthread_mutex_lock(&p->lock);
 			return n;
 		}
 		if (woken) {
@@ -648,6 +649,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 			if (atomic_exchange(&p->notified, 0))
 				notified = 1;
 		}
+		pthread_mutex_lock(&p->lock);
 		if (n > 0)
 			n = prefilter(p, n);
 		if (n > 0 || notified) {
@@ -660,8 +662,10 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 		 * only slot: look once more, now that it is drained. */
 		if (woken && !repolled) {
 			repolled = 1;
-			if (timeout_ns == 0)
+			if (timeout_ns == 0) {
+				pthread_mutex_unlock(&p->lock);
 				continue;
+			}
 		}
 		if (timeout_ns == 0 || atomic_load(&p->shutdown))
 			return 0;
@@ -671,6 +675,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				return 0;
 			t = deadline - now;
 		}
+		pthread_mutex_unlock(&p->lock);
 	}
 }
 
@@ -752,8 +757,6 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 	 * one-record array can leave events over for the next call. */
 	kmax = max > 1 ? max - 1 : 1;
 	n = wait_loop(p, kmax < p->raw_cap ? kmax : p->raw_cap, timeout_ns, 0);
-
-	pthread_mutex_lock(&p->lock);
 	k = n < 0 ? n : translate(p, out, max);
 	p->state = GP_STATE_IDLE;
 	pthread_mutex_unlock(&p->lock);
@@ -772,7 +775,7 @@ waiter_main(void *arg)
 		int64_t timeout;
 		gp_ready_cb ready;
 		void *ready_arg;
-		int rc, leftovers;
+		int rc;
 
 		while (!p->job && !atomic_load(&p->shutdown))
 			pthread_cond_wait(&p->cond, &p->lock);
@@ -782,15 +785,16 @@ waiter_main(void *arg)
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
-		/* Records a plain wait left over are this wait's results. */
-		leftovers = has_leftovers(p);
-		pthread_mutex_unlock(&p->lock);
-
-		/* This thread blocks every signal, so EINTR here can only
-		 * come from a stop/continue: just wait on. */
-		rc = leftovers ? 0 : wait_loop(p, p->raw_cap, timeout, 1);
-
-		pthread_mutex_lock(&p->lock);
+		if (has_leftovers(p)) {
+			/* What a plain wait left over is this wait's result. */
+			rc = 0;
+		} else {
+			/* This thread blocks every signal, so EINTR here can
+			 * only come from a stop/continue: wait on.  wait_loop
+			 * returns with the lock held again. */
+			pthread_mutex_unlock(&p->lock);
+			rc = wait_loop(p, p->raw_cap, timeout, 1);
+		}
 		if (atomic_load(&p->shutdown))
 			break;
 		p->raw_rc = rc < 0 ? rc : 0;
@@ -871,8 +875,6 @@ gp_wait_poll(gp_poller *p)
 	pthread_mutex_unlock(&p->lock);
 
 	n = wait_loop(p, p->raw_cap, 0, 0);
-
-	pthread_mutex_lock(&p->lock);
 	p->raw_rc = 0;
 	p->state = n > 0 ? GP_STATE_READY : GP_STATE_IDLE;
 	pthread_mutex_unlock(&p->lock);
