@@ -1,0 +1,97 @@
+"""Table py_guest_rt: guest-mode round trip.
+
+An asyncio task and a partner thread play 1-byte ping-pong over a Unix
+socketpair.  The asyncio task writes one byte (StreamWriter.write) and
+awaits the echo (StreamReader.read(1)); the partner thread echoes with
+blocking recv/sendall.  The asyncio loop has nothing else to do, so in
+every round trip it really waits in the kernel (directly, or on the guest
+mode's waiter thread).  Each round trip is timed in the asyncio task with
+time.perf_counter_ns.  The task, the partner and the socket are identical
+in every row; only what runs the asyncio loop changes.
+
+    python guest_rt.py [--quick | --duration S --reps N --warmup S] [--row ID]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import _common
+import _hosts
+from _common import LatencyRecorder, Row
+
+TITLE = "Guest-mode round trip (1-byte ping-pong with a partner thread, asyncio blocks each time)"
+
+
+def _row(id_: str, label: str, baseline: bool = False) -> Row:
+    return Row(id_, "py_guest_rt", TITLE, label, baseline, "latency", "us", "lower")
+
+
+ROWS = [
+    _row("native", "native asyncio.run", True),
+    _row("uvloop", "asyncio.run with uvloop"),
+    _row("aioguest-queue", "aioguest, trivial queue host"),
+    _row("guestpoll-queue", "guestpoll, trivial queue host"),
+    _row("aioguest-trio", "aioguest inside trio.run"),
+    _row("guestpoll-trio", "guestpoll inside trio.run"),
+]
+
+
+def _partner(sock: socket.socket) -> None:
+    try:
+        while True:
+            b = sock.recv(1)
+            if not b:
+                break
+            sock.sendall(b)
+    finally:
+        sock.close()
+
+
+async def ping_pong(rec: LatencyRecorder) -> int:
+    """The asyncio side; returns the number of measured round trips."""
+    mine, theirs = socket.socketpair()
+    partner = threading.Thread(target=_partner, args=(theirs,), daemon=True)
+    partner.start()
+    reader, writer = await asyncio.open_connection(sock=mine)
+    pc = time.perf_counter_ns
+    write, read, record = writer.write, reader.read, rec.record
+    rec.start(pc())
+    while True:
+        t0 = pc()
+        write(b"x")
+        if not await read(1):
+            raise RuntimeError("partner closed the socket")
+        t1 = pc()
+        if record(t0, t1):
+            break
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.get_running_loop().run_in_executor(None, partner.join)
+    return sum(len(r) for r in rec.samples)
+
+
+def measure(row: Row, args) -> dict:
+    rec = LatencyRecorder(args.warmup, args.duration, args.reps)
+    kind = row.id
+    if kind == "native":
+        asyncio.run(ping_pong(rec))
+    elif kind == "uvloop":
+        uvloop = _common.need("uvloop")
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(ping_pong(rec))
+    else:
+        lib, host = kind.split("-")
+        start = _hosts.start_guest_run_of(lib)
+        if host == "queue":
+            _hosts.QueueHost().run(start, ping_pong(rec))
+        else:
+            _hosts.run_in_trio(start, lambda token: ping_pong(rec))
+    return rec.result()
+
+
+if __name__ == "__main__":
+    _common.main(ROWS, measure, __file__, __doc__.splitlines()[0])
