@@ -32,8 +32,9 @@
 #include "common.h"
 
 #define TABLE "c_churn"
-#define TITLE "C registration churn while another thread waits (add+remove pairs/s)"
-#define POOL  256
+#define TITLE                                                                  \
+	"C registration churn while another thread waits (add+remove pairs/s)"
+#define POOL 256
 
 static int pool[POOL], peers[POOL];
 static char errbuf[256];
@@ -48,7 +49,8 @@ struct churn_row {
 	int (*teardown)(void *ctx);
 };
 
-/* ---- raw epoll ------------------------------------------------------------ */
+/* ---- raw epoll ------------------------------------------------------------
+ */
 
 struct ep_ctx {
 	int ep, stopfd;
@@ -150,7 +152,8 @@ ep_teardown(void *arg)
 	return early ? -1 : 0;
 }
 
-/* ---- guestpoll ------------------------------------------------------------ */
+/* ---- guestpoll ------------------------------------------------------------
+ */
 
 struct gp_ctx {
 	gp_poller *p;
@@ -185,8 +188,7 @@ gp_setup(void **out)
 	atomic_init(&c->early, 0);
 	c->efd = efd_open_blocking();
 	if (c->efd < 0) {
-		snprintf(errbuf, sizeof errbuf, "eventfd: %s",
-		         strerror(errno));
+		snprintf(errbuf, sizeof errbuf, "eventfd: %s", strerror(errno));
 		gp_teardown(c);
 		return -1;
 	}
@@ -254,7 +256,7 @@ static const struct churn_row rows[] = {
 static void
 run_row(const struct bench_opts *o, const struct churn_row *r)
 {
-	struct row_desc d = {TABLE, TITLE, r->name, r->baseline,
+	struct row_desc d = {TABLE,        TITLE,   r->name, r->baseline,
 	                     "throughput", "ops/s", "higher"};
 	double *reps = calloc((size_t)o->reps, sizeof *reps);
 	long long total = 0;

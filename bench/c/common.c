@@ -31,8 +31,10 @@ usage(FILE *f)
 	        "  --quick     smoke test: 0.2 s x 3, warm-up 0.1 s\n"
 	        "  --only      run only rows whose name contains TEXT\n"
 	        "  --list      name the rows on stderr and run nothing\n"
-	        "  --cpus      CPUs to run on, e.g. 0 or 0-1 or 0,2; \"all\" keeps\n"
-	        "              the inherited affinity.  Default: the first CPU\n"
+	        "  --cpus      CPUs to run on, e.g. 0 or 0-1 or 0,2; \"all\" "
+	        "keeps\n"
+	        "              the inherited affinity.  Default: the first "
+	        "CPU\n"
 	        "              allowed, so that all threads share one CPU\n"
 	        "Prints one JSON object per row on stdout.\n",
 	        progname);

@@ -15,9 +15,9 @@
 #include <time.h>
 
 struct bench_opts {
-	double duration; /* seconds per repetition */
-	double warmup;   /* seconds of warm-up per row */
-	int reps;        /* repetitions per row */
+	double duration;  /* seconds per repetition */
+	double warmup;    /* seconds of warm-up per row */
+	int reps;         /* repetitions per row */
 	const char *only; /* run only rows whose name contains this */
 	int list;         /* print the row names to stderr, run nothing */
 	const char *cpus; /* --cpus: the CPU list the process runs on */

@@ -25,8 +25,8 @@ enum handoff_kind { HANDOFF_FUTEX, HANDOFF_EVENTFD, HANDOFF_CONDVAR };
 
 struct handoff {
 	enum handoff_kind kind;
-	atomic_int state; /* futex: 0 idle, 1 posted, 2 a waiter sleeps */
-	int efd;          /* eventfd */
+	atomic_int state;     /* futex: 0 idle, 1 posted, 2 a waiter sleeps */
+	int efd;              /* eventfd */
 	pthread_mutex_t lock; /* condvar */
 	pthread_cond_t cond;
 	int posted;
@@ -35,8 +35,9 @@ struct handoff {
 static inline const char *
 handoff_name(enum handoff_kind k)
 {
-	return k == HANDOFF_FUTEX ? "futex" : k == HANDOFF_EVENTFD ? "eventfd"
-	                                                           : "condvar";
+	return k == HANDOFF_FUTEX     ? "futex"
+	       : k == HANDOFF_EVENTFD ? "eventfd"
+	                              : "condvar";
 }
 
 static inline enum handoff_kind

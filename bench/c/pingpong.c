@@ -129,7 +129,8 @@ ep_teardown(void *arg)
 	free(c);
 }
 
-/* ---- guestpoll ------------------------------------------------------------ */
+/* ---- guestpoll ------------------------------------------------------------
+ */
 
 struct gp_ctx {
 	gp_poller *p;
@@ -400,8 +401,8 @@ round_trip(const struct row *r, void *ctx, int fd)
 static void
 run_row(const struct bench_opts *o, const struct row *r)
 {
-	struct row_desc d = {TABLE, TITLE, r->name, r->baseline, "latency",
-	                     "us", "lower"};
+	struct row_desc d = {TABLE,     TITLE, r->name, r->baseline,
+	                     "latency", "us",  "lower"};
 	struct partner pt;
 	struct samples s = {0};
 	double *rep_med = NULL;
@@ -470,11 +471,11 @@ run_row(const struct bench_opts *o, const struct row *r)
 	partner_stop(&pt, &fd);
 
 	for (int rep = 0; rep < o->reps; rep++)
-		rep_med[rep] = quantile_sorted(s.v + rep_start[rep],
-		                               rep_start[rep + 1] -
-		                                       rep_start[rep],
-		                               0.5) /
-		               1e3;
+		rep_med[rep] =
+		        quantile_sorted(s.v + rep_start[rep],
+		                        rep_start[rep + 1] - rep_start[rep],
+		                        0.5) /
+		        1e3;
 	{
 		double med = quantile_sorted(s.v, s.n, 0.5) / 1e3;
 		double p99 = quantile_sorted(s.v, s.n, 0.99) / 1e3;

@@ -93,8 +93,7 @@ pp_libevent_teardown(void *arg)
 
 #else
 
-const char *const pp_libevent_missing =
-        "libevent not installed (libevent-dev)";
+const char *const pp_libevent_missing = "libevent not installed (libevent-dev)";
 
 int
 pp_libevent_setup(void **out, int fd)

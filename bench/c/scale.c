@@ -62,7 +62,8 @@ struct scale_row {
 	void (*teardown)(void *ctx);
 };
 
-/* ---- raw epoll ------------------------------------------------------------ */
+/* ---- raw epoll ------------------------------------------------------------
+ */
 
 struct ep_ctx {
 	int ep, n;
@@ -342,8 +343,8 @@ hw_call(void *arg)
 static const struct scale_row rows[] = {
         {"raw epoll_wait", 1, ep_setup, ep_call, ep_teardown},
         {"guestpoll gp_wait", 0, gp_setup, gp_call, gp_teardown},
-        {"hand-written waiter thread + eventfd handoff", 0, hw_setup,
-         hw_call, hw_teardown},
+        {"hand-written waiter thread + eventfd handoff", 0, hw_setup, hw_call,
+         hw_teardown},
         {"guestpoll split wait", 0, split_setup, split_call, gp_teardown},
 };
 
@@ -369,12 +370,12 @@ set_ready(int i, int ready)
 }
 
 static void
-run_row(const struct bench_opts *o, const struct scale_row *r, int n,
-        int all, const char *table, const char *title)
+run_row(const struct bench_opts *o, const struct scale_row *r, int n, int all,
+        const char *table, const char *title)
 {
 	char name[160], extra[96];
-	struct row_desc d = {table, title, name, r->baseline, "latency",
-	                     "us/wait", "lower"};
+	struct row_desc d = {table,     title,     name,   r->baseline,
+	                     "latency", "us/wait", "lower"};
 	int expect = all ? n : 1;
 	double *reps = calloc((size_t)o->reps, sizeof *reps);
 	long long total = 0, batch = 1;
@@ -472,9 +473,9 @@ main(int argc, char **argv)
 		return 1;
 	for (nfds_open = 0; nfds_open < maxn + 1; nfds_open += 2) {
 		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-		                                SOCK_NONBLOCK,
-		               0, sv) < 0) {
+		if (socketpair(AF_UNIX,
+		               SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+		               sv) < 0) {
 			bench_log("socketpair: %s", strerror(errno));
 			maxn = nfds_open;
 			break;
@@ -501,21 +502,20 @@ main(int argc, char **argv)
 				for (size_t i = 0;
 				     i < sizeof rows / sizeof rows[0]; i++) {
 					char name[160];
-					struct row_desc d = {table,
-					                     title,
-					                     name,
-					                     rows[i].baseline,
-					                     "latency",
-					                     "us/wait",
-					                     "lower"};
+					struct row_desc d = {
+					        table,     title,
+					        name,      rows[i].baseline,
+					        "latency", "us/wait",
+					        "lower"};
 					row_name(name, sizeof name,
 					         rows[i].name, n, all);
 					if (bench_selected(&o, table, name))
-						emit_error(&d,
-						           "not enough file "
-						           "descriptors "
-						           "(RLIMIT_NOFILE %ld)",
-						           limit);
+						emit_error(
+						        &d,
+						        "not enough file "
+						        "descriptors "
+						        "(RLIMIT_NOFILE %ld)",
+						        limit);
 				}
 				continue;
 			}
