@@ -104,22 +104,25 @@ def abandon_scenario(main_exits, create_task, slow_cancel):
     return record, messages
 
 
+def expected_record(main_exits, create_task, slow_cancel):
+    if not create_task:
+        return ["completed" if main_exits else "cancelled"]
+    if main_exits:
+        # The main task was done: every task still running is cancelled.
+        return ["completed", "other cancelled"]
+    if slow_cancel:
+        # Only the main task is cancelled; the other one finishes its
+        # sleep while the main task takes its time to cancel.
+        return ["other completed", "cancelled"]
+    return ["cancelled", "other cancelled"]
+
+
 @pytest.mark.parametrize("slow_cancel", [False, True])
 @pytest.mark.parametrize("create_task", [False, True])
 @pytest.mark.parametrize("main_exits", [False, True])
 def test_abandoned_run_is_finished(main_exits, create_task, slow_cancel):
     record, messages = abandon_scenario(main_exits, create_task, slow_cancel)
-    if not create_task:
-        assert record == ["completed" if main_exits else "cancelled"]
-    elif main_exits:
-        # The main task was done: every task still running is cancelled.
-        assert record == ["completed", "other cancelled"]
-    elif slow_cancel:
-        # Only the main task is cancelled; the other one finishes its
-        # sleep while the main task takes its time to cancel.
-        assert record == ["other completed", "cancelled"]
-    else:
-        assert record == ["cancelled", "other cancelled"]
+    assert record == expected_record(main_exits, create_task, slow_cancel)
     # Whoever was cancelled because of the abandonment was told so.
     if (create_task and main_exits) or not main_exits:
         assert ABANDONED_MESSAGE in messages
@@ -130,14 +133,15 @@ def test_abandoned_run_is_finished(main_exits, create_task, slow_cancel):
         asyncio.get_running_loop()
 
 
+@pytest.mark.parametrize("slow_cancel", [False, True])
 @pytest.mark.parametrize("create_task", [False, True])
 @pytest.mark.parametrize("main_exits", [False, True])
-def test_abandoned_run_on_another_thread(main_exits, create_task):
+def test_abandoned_run_on_another_thread(main_exits, create_task, slow_cancel):
     box = {}
 
     def body():
         try:
-            box["result"] = abandon_scenario(main_exits, create_task, False)
+            box["result"] = abandon_scenario(main_exits, create_task, slow_cancel)
             box["running"] = asyncio._get_running_loop()
         except BaseException as exc:  # reported below, on the test thread
             box["error"] = exc
@@ -149,7 +153,8 @@ def test_abandoned_run_on_another_thread(main_exits, create_task):
     if "error" in box:
         raise box["error"]
     record, _ = box["result"]
-    assert record  # the run was finished on that thread
+    # Finished on that thread, exactly as on the main thread.
+    assert record == expected_record(main_exits, create_task, slow_cancel)
     assert box["running"] is None
 
 
