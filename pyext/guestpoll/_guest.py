@@ -217,6 +217,7 @@ class _GuestRun:
         self._sync = False  # abandoned: finish with blocking waits
         self._loop: Any = None
         self._selector: Any = None
+        self._loop_hooks: tuple[Any, ...] = ()  # the loop's asyncgen hooks
         self._orig_class: Optional[type] = None
         self._gen: Optional[Generator[Any, Any, Any]] = None
         self._phase: Optional[tuple[futures.Future, bool]] = None
@@ -246,6 +247,7 @@ class _GuestRun:
         try:
             self._loop = loop
             self._selector = loop._selector
+            self._loop_hooks = (loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook)
             loop._guestpoll_run = self
             if loop_factory is None:
                 events.set_event_loop(loop)
@@ -466,10 +468,7 @@ class _GuestRun:
         if sniffio_local is not None:
             sniffio_name = getattr(sniffio_local, "name", None)
             sniffio_local.name = "asyncio"
-        sys.set_asyncgen_hooks(
-            firstiter=loop._asyncgen_firstiter_hook,
-            finalizer=loop._asyncgen_finalizer_hook,
-        )
+        sys.set_asyncgen_hooks(*self._loop_hooks)
         try:
             try:
                 loop._run_once()
