@@ -134,4 +134,105 @@ handoff_wait(struct handoff *h)
 	}
 }
 
+/* ---- the hand-written waiter thread ---------------------------------------
+ * The split wait done by hand, as lean as it gets: each time it is posted,
+ * a dedicated thread blocks in epoll_wait(ep, evs, max), publishes the
+ * result and signals the owner through an eventfd (the primitive the
+ * split-wait rows use for their ready callback).  The owner re-arms it
+ * through a struct handoff (BENCH_HW_REARM picks the primitive).
+ */
+#include <sys/epoll.h>
+
+struct hw_waiter {
+	int ep, max, efd;
+	struct epoll_event *evs;
+	struct handoff go;
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	int n, err;       /* the last epoll_wait: count, errno */
+	const char *what; /* what failed, with err, after a -1 */
+};
+
+static inline void *
+hw_waiter_main(void *arg)
+{
+	struct hw_waiter *w = arg;
+
+	for (;;) {
+		int n;
+
+		handoff_wait(&w->go);
+		if (atomic_load(&w->stop))
+			break;
+		do
+			n = epoll_wait(w->ep, w->evs, w->max, -1);
+		while (n < 0 && errno == EINTR);
+		w->err = n < 0 ? errno : 0;
+		w->n = n;
+		efd_signal(w->efd); /* a release: the owner reads n after it */
+	}
+	return NULL;
+}
+
+/* Starts the thread for an epoll set the caller owns.  0, or -1 with
+ * w->what and w->err saying what failed. */
+static inline int
+hw_waiter_start(struct hw_waiter *w, int ep, struct epoll_event *evs, int max)
+{
+	int rc;
+
+	w->ep = ep;
+	w->evs = evs;
+	w->max = max;
+	w->started = 0;
+	atomic_init(&w->stop, 0);
+	if (handoff_init(&w->go, handoff_default()) < 0) {
+		w->what = "handoff", w->err = errno;
+		return -1;
+	}
+	if ((w->efd = efd_open_blocking()) < 0) {
+		w->what = "eventfd", w->err = errno;
+		handoff_destroy(&w->go);
+		return -1;
+	}
+	if ((rc = pthread_create(&w->thread, NULL, hw_waiter_main, w)) != 0) {
+		w->what = "pthread_create", w->err = rc;
+		handoff_destroy(&w->go);
+		close(w->efd);
+		return -1;
+	}
+	w->started = 1;
+	return 0;
+}
+
+/* One wait by the thread: the number of events, or -1 with w->what and
+ * w->err saying what failed. */
+static inline int
+hw_waiter_wait(struct hw_waiter *w)
+{
+	handoff_post(&w->go);
+	if (efd_wait(w->efd) < 0) {
+		w->what = "eventfd", w->err = errno;
+		return -1;
+	}
+	if (w->n < 0)
+		w->what = "epoll_wait";
+	return w->n;
+}
+
+/* Stops and joins the thread; the epoll set stays the caller's. */
+static inline void
+hw_waiter_stop(struct hw_waiter *w)
+{
+	if (!w->started)
+		return;
+	atomic_store(&w->stop, 1);
+	handoff_post(&w->go);
+	pthread_join(w->thread, NULL);
+	handoff_destroy(&w->go);
+	close(w->efd);
+	w->started = 0;
+}
+
 #endif /* BENCH_HANDOFF_H */

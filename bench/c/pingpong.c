@@ -251,75 +251,50 @@ split_wait_read(void *arg)
 	return read_byte(c->fd);
 }
 
-/* ---- the hand-written waiter thread ----------------------------------------
- *
- * The split wait done by hand, as lean as it gets: a dedicated thread
- * blocks in epoll_wait, publishes the result and signals the owner through
- * an eventfd (the same primitive the split-wait row uses); the owner reads
- * the byte and re-arms the thread through a one-waiter futex flag (see
- * handoff.h; BENCH_HW_REARM=eventfd|condvar picks another primitive).
+/* ---- the hand-written waiter thread ---------------------------------------
+ * The thread hop done by hand (hw_waiter in handoff.h); the owner reads the
+ * byte after the thread's epoll_wait returned.
  */
 struct hw_ctx {
-	int ep, fd, efd;
-	struct handoff go;
-	pthread_t thread;
-	int started;
-	atomic_int stop;
-	int n, err;
+	int ep, fd;
 	struct epoll_event evs[MAXEV];
+	struct hw_waiter w;
 	char extra[64];
 };
 
-static void *
-hw_waiter(void *arg)
+static void
+hw_teardown(void *arg)
 {
 	struct hw_ctx *c = arg;
 
-	for (;;) {
-		int n;
-
-		handoff_wait(&c->go);
-		if (atomic_load(&c->stop))
-			break;
-		do
-			n = epoll_wait(c->ep, c->evs, MAXEV, -1);
-		while (n < 0 && errno == EINTR);
-		c->err = n < 0 ? errno : 0;
-		c->n = n;
-		efd_signal(c->efd); /* a release: the owner reads n after it */
-	}
-	return NULL;
+	hw_waiter_stop(&c->w);
+	if (c->ep >= 0)
+		close(c->ep);
+	free(c);
 }
-
-static void hw_teardown(void *arg);
 
 static int
 hw_setup(void **out, int fd)
 {
 	struct hw_ctx *c = calloc(1, sizeof *c);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-	int rc;
 
 	if (!c)
 		return fail("%s", "out of memory");
 	c->fd = fd;
-	atomic_init(&c->stop, 0);
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	c->efd = efd_open_blocking();
-	if (handoff_init(&c->go, handoff_default()) < 0 || c->ep < 0 ||
-	    c->efd < 0 || epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (c->ep < 0 || epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fail("setup: %s", strerror(errno));
 		hw_teardown(c);
 		return -1;
 	}
-	if ((rc = pthread_create(&c->thread, NULL, hw_waiter, c)) != 0) {
-		fail("pthread_create: %s", strerror(rc));
+	if (hw_waiter_start(&c->w, c->ep, c->evs, MAXEV) < 0) {
+		fail("%s: %s", c->w.what, strerror(c->w.err));
 		hw_teardown(c);
 		return -1;
 	}
-	c->started = 1;
 	snprintf(c->extra, sizeof c->extra, ", \"rearm\": \"%s\"",
-	         handoff_name(c->go.kind));
+	         handoff_name(c->w.go.kind));
 	*out = c;
 	return 0;
 }
@@ -328,33 +303,13 @@ static int
 hw_wait_read(void *arg)
 {
 	struct hw_ctx *c = arg;
+	int n = hw_waiter_wait(&c->w); /* start the wait, await its end */
 
-	handoff_post(&c->go); /* start the wait */
-	if (efd_wait(c->efd) < 0)
-		return fail("eventfd read: %s", strerror(errno));
-	if (c->n < 0)
-		return fail("epoll_wait: %s", strerror(c->err));
-	if (c->n < 1 || c->evs[0].data.fd != c->fd)
+	if (n < 0)
+		return fail("%s: %s", c->w.what, strerror(c->w.err));
+	if (n < 1 || c->evs[0].data.fd != c->fd)
 		return fail("%s", "epoll_wait: unexpected event");
 	return read_byte(c->fd);
-}
-
-static void
-hw_teardown(void *arg)
-{
-	struct hw_ctx *c = arg;
-
-	if (c->started) {
-		atomic_store(&c->stop, 1);
-		handoff_post(&c->go);
-		pthread_join(c->thread, NULL);
-	}
-	handoff_destroy(&c->go);
-	if (c->ep >= 0)
-		close(c->ep);
-	if (c->efd >= 0)
-		close(c->efd);
-	free(c);
 }
 
 static const char *

@@ -19,6 +19,7 @@
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,10 +38,13 @@
 
 static char errbuf[256];
 
-static int
-fail(const char *fmt, const char *what)
+static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
-	snprintf(errbuf, sizeof errbuf, fmt, what);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -242,12 +246,7 @@ split_call(void *arg)
 
 struct hw_ctx {
 	struct ep_ctx ep;
-	int efd;
-	struct handoff go;
-	pthread_t thread;
-	int started;
-	atomic_int stop;
-	int result, err;
+	struct hw_waiter w;
 };
 
 static void
@@ -255,39 +254,11 @@ hw_teardown(void *arg)
 {
 	struct hw_ctx *c = arg;
 
-	if (c->started) {
-		atomic_store(&c->stop, 1);
-		handoff_post(&c->go);
-		pthread_join(c->thread, NULL);
-	}
-	handoff_destroy(&c->go);
-	if (c->efd >= 0)
-		close(c->efd);
+	hw_waiter_stop(&c->w);
 	if (c->ep.ep >= 0)
 		close(c->ep.ep);
 	free(c->ep.evs);
 	free(c);
-}
-
-static void *
-hw_waiter(void *arg)
-{
-	struct hw_ctx *c = arg;
-
-	for (;;) {
-		int n;
-
-		handoff_wait(&c->go);
-		if (atomic_load(&c->stop))
-			break;
-		do
-			n = epoll_wait(c->ep.ep, c->ep.evs, c->ep.n, -1);
-		while (n < 0 && errno == EINTR);
-		c->err = n < 0 ? errno : 0;
-		c->result = n;
-		efd_signal(c->efd);
-	}
-	return NULL;
 }
 
 static int
@@ -295,32 +266,21 @@ hw_setup(void **out, int n, int expect)
 {
 	struct hw_ctx *c = calloc(1, sizeof *c);
 	void *epc;
-	int rc;
 
 	if (!c)
 		return fail("%s", "out of memory");
-	c->efd = -1;
 	c->ep.ep = -1;
-	atomic_init(&c->stop, 0);
-	if (handoff_init(&c->go, handoff_default()) < 0) {
-		free(c);
-		return fail("handoff: %s", strerror(errno));
-	}
 	if (ep_setup(&epc, n, expect) < 0) {
-		hw_teardown(c);
+		free(c);
 		return -1;
 	}
 	c->ep = *(struct ep_ctx *)epc;
 	free(epc);
-	if ((c->efd = efd_open_blocking()) < 0) {
+	if (hw_waiter_start(&c->w, c->ep.ep, c->ep.evs, c->ep.n) < 0) {
+		fail("%s: %s", c->w.what, strerror(c->w.err));
 		hw_teardown(c);
-		return fail("eventfd: %s", strerror(errno));
+		return -1;
 	}
-	if ((rc = pthread_create(&c->thread, NULL, hw_waiter, c)) != 0) {
-		hw_teardown(c);
-		return fail("pthread_create: %s", strerror(rc));
-	}
-	c->started = 1;
 	*out = c;
 	return 0;
 }
@@ -329,13 +289,11 @@ static int
 hw_call(void *arg)
 {
 	struct hw_ctx *c = arg;
+	int n = hw_waiter_wait(&c->w);
 
-	handoff_post(&c->go);
-	if (efd_wait(c->efd) < 0)
-		return fail("eventfd: %s", strerror(errno));
-	if (c->result < 0)
-		return fail("epoll_wait: %s", strerror(c->err));
-	return c->result;
+	if (n < 0)
+		return fail("%s: %s", c->w.what, strerror(c->w.err));
+	return n;
 }
 
 /* ---- the driver ---------------------------------------------------------- */
