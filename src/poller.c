@@ -329,12 +329,12 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 		free(p);
 		return GP_ENOMEM;
 	}
-	if (pthread_cond_init(&p->cond, NULL) != 0) {
+	if (gp__park_init(&p->go) != 0) {
 		rc = GP_ENOMEM;
 		goto fail_mutex;
 	}
 	if ((rc = wake_open(p)) < 0)
-		goto fail_cond;
+		goto fail_park;
 	if ((rc = ops->init(p)) < 0)
 		goto fail_wake;
 	*out = p;
@@ -342,8 +342,8 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 
 fail_wake:
 	wake_close(p);
-fail_cond:
-	pthread_cond_destroy(&p->cond);
+fail_park:
+	gp__park_destroy(&p->go);
 fail_mutex:
 	pthread_mutex_destroy(&p->lock);
 	free(p->raw);
@@ -363,17 +363,15 @@ gp_poller_free(gp_poller *p)
 	 * copies of the descriptors only. */
 	forked_child = getpid() != p->pid;
 	if (!forked_child && p->thread_started) {
-		pthread_mutex_lock(&p->lock);
 		atomic_store(&p->shutdown, 1);
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
+		gp__park_post(&p->go);
 		gp_notify(p);
 		pthread_join(p->thread, NULL);
 	}
 	p->ops->destroy(p);
 	wake_close(p);
 	if (!forked_child) {
-		pthread_cond_destroy(&p->cond);
+		gp__park_destroy(&p->go);
 		pthread_mutex_destroy(&p->lock);
 	}
 	free(p->regs);
@@ -770,18 +768,16 @@ waiter_main(void *arg)
 {
 	gp_poller *p = arg;
 
-	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		int64_t timeout;
 		gp_ready_cb ready;
 		void *ready_arg;
 		int rc;
 
-		while (!p->job && !atomic_load(&p->shutdown))
-			pthread_cond_wait(&p->cond, &p->lock);
+		gp__park_wait(&p->go);
 		if (atomic_load(&p->shutdown))
-			break;
-		p->job = 0;
+			return NULL;
+		pthread_mutex_lock(&p->lock);
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
@@ -795,18 +791,16 @@ waiter_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			rc = wait_loop(p, p->raw_cap, timeout, 1);
 		}
-		if (atomic_load(&p->shutdown))
-			break;
+		if (atomic_load(&p->shutdown)) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
 		p->raw_rc = rc < 0 ? rc : 0;
 		p->state = GP_STATE_READY;
 		pthread_mutex_unlock(&p->lock);
 
 		ready(ready_arg);
-
-		pthread_mutex_lock(&p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 static int
@@ -841,12 +835,15 @@ gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
 	}
 	if (!p->thread_started && (rc = waiter_spawn(p)) < 0)
 		goto out;
-	p->job = 1;
 	p->job_timeout = timeout_ns;
 	p->ready = ready;
 	p->ready_arg = arg;
 	p->state = GP_STATE_INFLIGHT;
-	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	/* Posted after the unlock, so that the waiter, if it runs at once,
+	 * does not find the lock still held and sleep again on it. */
+	gp__park_post(&p->go);
+	return 0;
 out:
 	pthread_mutex_unlock(&p->lock);
 	return rc;

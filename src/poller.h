@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "guestpoll.h"
+#include "sync.h"
 
 /* A kernel token: the slot in the registration table in the low half, the
  * slot's generation at the time of the change in the high half.  A record
@@ -109,8 +110,7 @@ struct gp_poller {
 	/* The waiter thread of the split wait. */
 	pthread_t thread;
 	int thread_started;
-	pthread_cond_t cond;
-	int job; /* a split wait is queued for the thread */
+	gp_park go; /* posted by gp_wait_start and gp_poller_free */
 	atomic_int shutdown;
 	int64_t job_timeout;
 	gp_ready_cb ready;
