@@ -245,8 +245,14 @@ wake_close(gp_poller *p)
 void
 gp__wake(gp_poller *p)
 {
-	int saved = errno;
+	int saved;
 	ssize_t r;
+
+	if (p->ops->wake) {
+		p->ops->wake(p);
+		return;
+	}
+	saved = errno;
 	if (p->wake_wfd == p->wake_rfd) {
 		uint64_t one = 1;
 		do
@@ -333,7 +339,7 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 		rc = GP_ENOMEM;
 		goto fail_mutex;
 	}
-	if ((rc = wake_open(p)) < 0)
+	if (!ops->wake && (rc = wake_open(p)) < 0)
 		goto fail_park;
 	if ((rc = ops->init(p)) < 0)
 		goto fail_wake;

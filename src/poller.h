@@ -79,6 +79,12 @@ struct gp_backend_ops {
 	 */
 	int (*wait)(gp_poller *p, int kmax, int64_t timeout_ns, int *woken);
 	int (*fd)(const gp_poller *p);
+	/* Optional: the backend's own wake-up (EVFILT_USER, a completion
+	 * packet), which must make a blocked wait() return with *woken set.
+	 * With it, the core opens no wake-up descriptor and gp__wake() calls
+	 * it (async-signal-safe where the platform has signals; keeps errno).
+	 * Without it, init() watches p->wake_rfd with GP_WAKE_TOKEN. */
+	void (*wake)(gp_poller *p);
 };
 
 struct gp_poller {
