@@ -40,6 +40,8 @@ class Selector(selectors.BaseSelector):
     # guest-mode bridge (private)
     _guest: int
     @property
+    def _wstate(self) -> int: ...  # 0 idle, 1 in flight, 2 ready
+    @property
     def _fd_to_key(self) -> dict[int, selectors.SelectorKey]: ...
     @property
     def _wait_state(self) -> str: ...
