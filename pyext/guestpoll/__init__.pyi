@@ -10,6 +10,7 @@ from typing_extensions import TypeAlias
 from typing_extensions import Self
 
 libguestpoll_version: str
+__version__: str
 
 _FileObject: TypeAlias = FileDescriptorLike
 
