@@ -37,6 +37,9 @@ ROWS = [
     _row("guestpoll-queue", "guestpoll, trivial queue host"),
     _row("aioguest-trio", "aioguest inside trio.run"),
     _row("guestpoll-trio", "guestpoll inside trio.run"),
+    # Not a guest: the same ping-pong written for Trio itself, so the
+    # floor under any asyncio guest inside Trio is in the table.
+    _row("trio-native", "Trio alone (trio sockets, no asyncio): the floor inside trio.run"),
 ]
 
 
@@ -74,11 +77,36 @@ async def ping_pong(rec: LatencyRecorder) -> int:
     return sum(len(r) for r in rec.samples)
 
 
+async def trio_ping_pong(rec: LatencyRecorder) -> int:
+    """The same ping-pong as ping_pong(), as a Trio task."""
+    trio = _common.need("trio")
+    mine, theirs = socket.socketpair()
+    partner = threading.Thread(target=_partner, args=(theirs,), daemon=True)
+    partner.start()
+    sock = trio.socket.from_stdlib_socket(mine)
+    pc = time.perf_counter_ns
+    send, recv, record = sock.send, sock.recv, rec.record
+    rec.start(pc())
+    while True:
+        t0 = pc()
+        await send(b"x")
+        if not await recv(1):
+            raise RuntimeError("partner closed the socket")
+        t1 = pc()
+        if record(t0, t1):
+            break
+    sock.close()
+    await trio.to_thread.run_sync(partner.join)
+    return sum(len(r) for r in rec.samples)
+
+
 def measure(row: Row, args) -> dict:
     rec = LatencyRecorder(args.warmup, args.duration, args.reps)
     kind = row.id
     if kind == "native":
         asyncio.run(ping_pong(rec))
+    elif kind == "trio-native":
+        _common.need("trio").run(trio_ping_pong, rec)
     elif kind == "uvloop":
         uvloop = _common.need("uvloop")
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
