@@ -30,6 +30,14 @@ if HAVE_CHECK
 check_PROGRAMS += tests/c/check_guestpoll
 tests_c_check_guestpoll_SOURCES = $(tests_c_sources)
 tests_c_check_guestpoll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+# What the build has, for the few checks that depend on it (testutil.h).
+tests_c_check_guestpoll_CPPFLAGS = $(AM_CPPFLAGS)
+if HAVE_KQUEUE
+tests_c_check_guestpoll_CPPFLAGS += -DTU_HAVE_KQUEUE=1
+endif
+if HAVE_LIBKQUEUE
+tests_c_check_guestpoll_CPPFLAGS += -DTU_LIBKQUEUE=1
+endif
 tests_c_check_guestpoll_LDADD = libguestpoll.la $(CHECK_LIBS)
 TESTS += tests/c/run-epoll.sh tests/c/run-kqueue.sh tests/c/run-poll.sh
 
