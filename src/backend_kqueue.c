@@ -46,6 +46,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBKQUEUE_DRAIN_PENDING_CLOSE
+/* Exported by libkqueue on Linux, not declared in its <sys/event.h>. */
+void libkqueue_drain_pending_close(void);
+#endif
+
 #ifndef GP_KQUEUE_USER_WAKE
 #if defined(EVFILT_USER) && defined(NOTE_TRIGGER) && !defined(HAVE_LIBKQUEUE)
 #define GP_KQUEUE_USER_WAKE 1
@@ -392,7 +397,14 @@ kq_destroy(gp_poller *p)
 	if (getpid() == p->pid)
 		close(s->kq);
 #else
-	close(s->kq); /* libkqueue's descriptor is an ordinary one */
+	/* libkqueue's descriptor is an ordinary one.  libkqueue notices the
+	 * close on its monitoring thread and only then closes the queue's
+	 * own descriptors; wait for that, so that gp_poller_free leaves no
+	 * descriptor behind (and descriptor numbers are reused in order). */
+	close(s->kq);
+#ifdef HAVE_LIBKQUEUE_DRAIN_PENDING_CLOSE
+	libkqueue_drain_pending_close();
+#endif
 #endif
 	free(s->slots);
 	free(s);
