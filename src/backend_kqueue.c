@@ -63,6 +63,8 @@ void libkqueue_drain_pending_close(void);
 #define KQ_MAX_CHANGES 4
 /* The ident of the EVFILT_USER wake-up knote. */
 #define KQ_WAKE_IDENT 0
+/* libkqueue's MAX_KEVENT: the most events one kevent() call returns. */
+#define KQ_LIBKQUEUE_MAX 512
 
 /* What the kernel holds for one slot of the registration table. */
 struct kq_slot {
@@ -276,6 +278,16 @@ kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		return gp__errno_code(errno);
 	if (n == 0)
 		return 0;
+#ifdef HAVE_LIBKQUEUE
+	/* libkqueue hands out at most KQ_LIBKQUEUE_MAX events a call: a
+	 * full batch may hide more, so take them too, without waiting. */
+	for (int got = n; got == KQ_LIBKQUEUE_MAX && n < kmax; n += got) {
+		static const struct timespec zero = {0, 0};
+		got = kevent(s->kq, NULL, 0, s->evs + n, kmax - n, &zero);
+		if (got < 0)
+			got = 0; /* what we have is still good */
+	}
+#endif
 
 	/* The table tells which records are stale, which belong together
 	 * and which registrations are oneshot: read it under the lock. */
