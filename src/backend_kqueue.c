@@ -403,21 +403,18 @@ kq_destroy(gp_poller *p)
 
 	if (!s)
 		return;
-#ifndef HAVE_LIBKQUEUE
-	/* A forked child has no copy of a kernel kqueue: the number may
-	 * name another of the child's files by now. */
-	if (getpid() == p->pid)
+	/* A forked child has no copy of the kqueue (the BSDs do not inherit
+	 * it, and libkqueue closes it in the child to match), so the number
+	 * may name another of the child's files by now: leave it alone. */
+	if (getpid() == p->pid) {
 		close(s->kq);
-#else
-	/* libkqueue's descriptor is an ordinary one.  libkqueue notices the
-	 * close on its monitoring thread and only then closes the queue's
-	 * own descriptors; wait for that, so that gp_poller_free leaves no
-	 * descriptor behind (and descriptor numbers are reused in order). */
-	close(s->kq);
 #ifdef HAVE_LIBKQUEUE_DRAIN_PENDING_CLOSE
-	libkqueue_drain_pending_close();
+		/* libkqueue notices the close on its monitoring thread and
+		 * only then closes the queue's own descriptors: wait for
+		 * that, so that gp_poller_free leaves none behind. */
+		libkqueue_drain_pending_close();
 #endif
-#endif
+	}
 	free(s->slots);
 	free(s);
 	p->be = NULL;
