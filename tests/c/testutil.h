@@ -1,8 +1,9 @@
 /* testutil.h - helpers shared by the libguestpoll Check tests.
  *
  * The test binary runs once per backend: the backend is chosen by the
- * GUESTPOLL_BACKEND environment variable (set by run-epoll.sh and
- * run-poll.sh), so a poller made with default options uses it.
+ * GUESTPOLL_BACKEND environment variable (set by run-epoll.sh,
+ * run-kqueue.sh and run-poll.sh), so a poller made with default options
+ * uses it.
  *
  * Rules for the tests (so that they pass both with CK_FORK=yes and
  * CK_FORK=no, and under valgrind):
