@@ -65,6 +65,9 @@ void libkqueue_drain_pending_close(void);
 #define KQ_WAKE_IDENT 0
 /* libkqueue's MAX_KEVENT: the most events one kevent() call returns. */
 #define KQ_LIBKQUEUE_MAX 512
+/* The longest timeout handed to kevent() (some kernels refuse huge ones);
+ * the core waits again for whatever remains of a longer one. */
+#define KQ_MAX_TIMEOUT_SEC 100000000
 
 /* What the kernel holds for one slot of the registration table. */
 struct kq_slot {
@@ -82,11 +85,9 @@ struct kq_state {
 	struct kevent evs[];
 };
 
-static void *
-kq_udata(uint64_t token)
-{
-	return (void *)(uintptr_t)token;
-}
+/* udata is a void * on most systems, an intptr_t on NetBSD before 10. */
+#define KQ_UDATA(token)                                                        \
+	((__typeof__(((struct kevent *)0)->udata))(uintptr_t)(token))
 
 static uint64_t
 kq_token(const struct kevent *e)
@@ -99,7 +100,7 @@ kq_set(struct kevent *ch, gp_fd_t fd, short filter, unsigned flags,
        uint64_t token)
 {
 	EV_SET(ch, (uintptr_t)fd, filter, flags | EV_RECEIPT, 0, 0,
-	       kq_udata(token));
+	       KQ_UDATA(token));
 }
 
 /* The EV_* flags of a registration's mode. */
@@ -273,6 +274,8 @@ kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 
 	if (kmax > p->raw_cap)
 		kmax = p->raw_cap;
+	if (tsp && ts.tv_sec > KQ_MAX_TIMEOUT_SEC)
+		ts.tv_sec = KQ_MAX_TIMEOUT_SEC;
 	n = kevent(s->kq, NULL, 0, s->evs, kmax, tsp);
 	if (n < 0)
 		return gp__errno_code(errno);
@@ -348,7 +351,7 @@ kq_wake(gp_poller *p)
 	int saved = errno, r;
 
 	EV_SET(&ch, KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0,
-	       kq_udata(GP_WAKE_TOKEN));
+	       KQ_UDATA(GP_WAKE_TOKEN));
 	do
 		r = kevent(s->kq, &ch, 1, NULL, 0, NULL);
 	while (r < 0 && errno == EINTR);
@@ -381,10 +384,10 @@ kq_init(gp_poller *p)
 #if GP_KQUEUE_USER_WAKE
 	/* EV_CLEAR: the trigger resets once it has been reported. */
 	EV_SET(&ch, KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0,
-	       kq_udata(GP_WAKE_TOKEN));
+	       KQ_UDATA(GP_WAKE_TOKEN));
 #else
 	EV_SET(&ch, (uintptr_t)p->wake_rfd, EVFILT_READ, EV_ADD, 0, 0,
-	       kq_udata(GP_WAKE_TOKEN));
+	       KQ_UDATA(GP_WAKE_TOKEN));
 #endif
 	if (kevent(s->kq, &ch, 1, NULL, 0, NULL) < 0) {
 		rc = gp__errno_code(errno);
