@@ -238,6 +238,12 @@ kq_ctl(gp_poller *p, enum gp_ctl_op op, uint32_t slot)
 		ks->events |= old.events & GP_MODES;
 		ks->token = old.token;
 	}
+	/* An open descriptor the filter refuses (libkqueue says EBADF for a
+	 * directory, FreeBSD ENODEV for some kinds): the same code as epoll
+	 * gives for a kind it cannot watch. */
+	if ((failed == EBADF && fcntl(r->fd, F_GETFD) != -1) ||
+	    failed == ENODEV)
+		return GP_EPERM;
 	return gp__errno_code(failed);
 }
 
