@@ -26,4 +26,4 @@ dist_man3_MANS += \
 	man/gp_wait_collect.3 \
 	man/gp_wait_poll.3
 
-dist_man7_MANS += man/guestpoll.7
+dist_man7_MANS += man/guestpoll.7 man/guestpoll-python.7

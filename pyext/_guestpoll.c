@@ -50,8 +50,9 @@ typedef struct {
 	PyObject *key_type; /* selectors.SelectorKey */
 	gp_event *evbuf;
 	int closed;
-	int in_select;            /* threads inside select() with the GIL off */
-	enum wait_state wstate;   /* split wait, owned by the GIL holder */
+	int in_select; /* threads inside select() with the GIL off */
+	int wstate; /* enum wait_state: the split wait, owned by the GIL holder
+	             */
 	PyObject *ready_callable; /* held while a split wait is in flight */
 	int guest;                /* select() never blocks */
 	PyObject *weakreflist;
@@ -641,6 +642,10 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 		return list;
 	}
 	if (self->wstate == WAIT_INFLIGHT) {
+		/* Guest mode: a tick the host started while the wait is in
+		 * flight has no I/O events yet; the wait brings them. */
+		if (self->guest)
+			return list;
 		Py_DECREF(list);
 		PyErr_SetString(PyExc_RuntimeError,
 		                "select() while a guest wait is in flight");
@@ -960,6 +965,8 @@ static PyMemberDef Selector_members[] = {
          "dict: fd -> SelectorKey (read-only view of the state)"},
         {"_guest", T_INT, offsetof(SelectorObject, guest), 0,
          "guest mode: select() never blocks"},
+        {"_wstate", T_INT, offsetof(SelectorObject, wstate), READONLY,
+         "the split wait: 0 idle, 1 in flight, 2 ready"},
         {"__weaklistoffset__", T_PYSSIZET,
          offsetof(SelectorObject, weakreflist), READONLY, NULL},
         {NULL, 0, 0, 0, NULL}};

@@ -24,6 +24,10 @@ from ._guestpoll import libguestpoll_version
 
 __all__ = ["Selector", "libguestpoll_version", "start_guest_run"]
 
+#: The package's version: the version of the libguestpoll it is built from
+#: (one number for both, kept in include/guestpoll.h).
+__version__ = libguestpoll_version
+
 
 class _SelectorMapping(Mapping):
     """Read-only mapping of registered file objects to their keys."""

@@ -10,6 +10,7 @@ from typing_extensions import TypeAlias
 from typing_extensions import Self
 
 libguestpoll_version: str
+__version__: str
 
 _FileObject: TypeAlias = FileDescriptorLike
 
@@ -39,6 +40,8 @@ class Selector(selectors.BaseSelector):
     def __exit__(self, *args: object) -> None: ...
     # guest-mode bridge (private)
     _guest: int
+    @property
+    def _wstate(self) -> int: ...  # 0 idle, 1 in flight, 2 ready
     @property
     def _fd_to_key(self) -> dict[int, selectors.SelectorKey]: ...
     @property

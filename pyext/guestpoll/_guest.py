@@ -28,6 +28,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import math
 import signal
 import sys
 import threading
@@ -53,6 +54,7 @@ __all__ = ["start_guest_run"]
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
 _RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
 _EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
+_WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
@@ -141,7 +143,9 @@ def _guest_class(cls: type) -> type:
         def _guestpoll_wake(self) -> None:
             # Once per wait: the tick that follows recomputes everything.
             self._guestpoll_waiting = False
-            self._selector._notify()
+            run = self._guestpoll_run
+            if run is None or not run._kick():
+                self._selector._notify()
 
         def call_soon(self, callback, *args, context=None):  # type: ignore[no-untyped-def]
             handle = super().call_soon(callback, *args, context=context)
@@ -222,6 +226,10 @@ class _GuestRun:
         self._gen: Optional[Generator[Any, Any, Any]] = None
         self._phase: Optional[tuple[futures.Future, bool]] = None
         self._in_tick = False
+        # The wait in flight's callback (it holds the tick handle) and the
+        # loop time its timeout ends at.
+        self._wakeup: Optional[_Wakeup] = None
+        self._wait_deadline = math.inf
         self._finished = False
         self._set_event_loop = False
         self._wakeup_fd: Optional[int] = None
@@ -498,6 +506,7 @@ class _GuestRun:
     def _schedule(self, handle: _TickHandle) -> None:
         """Queues the next tick now, or hands the wait to the waiter."""
         loop = self._loop
+        selector = self._selector
         if loop._ready or loop._stopping:
             timeout: Optional[float] = 0
         elif loop._scheduled:
@@ -505,18 +514,53 @@ class _GuestRun:
             timeout = min(max(0.0, timeout), base_events.MAXIMUM_SELECT_TIMEOUT)
         else:
             timeout = None
+        if selector._wstate == _WAIT_INFLIGHT:
+            # This tick was the host's (see _kick): the wait goes on and
+            # its callback brings the next I/O tick, unless the loop now
+            # needs to run sooner than that wait would end.
+            if timeout == 0:
+                handle.soon(handle.tick)
+                return
+            if timeout is not None and loop.time() + timeout < self._wait_deadline - loop._clock_resolution:
+                selector._notify()
+                return
+            loop._guestpoll_waiting = True
+            return
         # Whatever became ready while this tick ran (often the answer the
         # loop is about to wait for) is taken without a thread hop.
-        if timeout == 0 or self._selector._poll_ready():
+        if timeout == 0 or selector._poll_ready():
             handle.soon(handle.tick)
             return
+        wakeup = _Wakeup(handle)
         loop._guestpoll_waiting = True
         try:
             # Called on the waiter thread (with the GIL) when the wait ends.
-            self._selector._wait_start(timeout, _Wakeup(handle))
+            selector._wait_start(timeout, wakeup)
         except BaseException:
             loop._guestpoll_waiting = False
             raise
+        self._wakeup = wakeup
+        self._wait_deadline = math.inf if timeout is None else loop.time() + timeout
+
+    def _kick(self) -> bool:
+        """Host code on the host thread made guest work due while the wait
+        is in flight: queue a tick with the host directly, not through the
+        waiter thread (the wait goes on, see _schedule).  False if that is
+        not possible, and the caller wakes the wait instead."""
+        wakeup = self._wakeup
+        handle = wakeup._handle if wakeup is not None else None
+        if (
+            handle is None
+            or self._in_tick
+            or self._selector._wstate != _WAIT_INFLIGHT
+            or threading.get_ident() != self._host_thread
+        ):
+            return False
+        try:
+            handle.soon(handle.tick)
+        except BaseException:
+            return False
+        return True
 
     # ---- the end --------------------------------------------------------
 

@@ -465,6 +465,82 @@ def test_host_call_soon_repeatedly_while_guest_waits():
     assert got == [0, 1, 2, 3, 4]
 
 
+def test_host_call_soon_ticks_without_ending_the_wait():
+    """Host code on the host thread that makes guest work due queues the
+    guest's tick with the host directly (run_sync_soon_not_threadsafe):
+    the wait in flight is not ended for it, so no threadsafe callback comes
+    from the waiter thread, and that same wait still delivers I/O that
+    arrives afterwards."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    seen = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        host = hostbox["host"]
+        soon = loop.create_future()
+        data = loop.create_future()
+        loop.add_reader(b, lambda: data.done() or data.set_result(b.recv(10)))
+
+        def host_wakes():
+            seen["threadsafe_before"] = host.threadsafe_calls
+            seen["state_before"] = loop._selector._wait_state
+            loop.call_soon(soon.set_result, "soon")
+
+        host.call_later(0.05, host_wakes)
+        await soon
+        seen["threadsafe_after"] = host.threadsafe_calls
+        seen["state_after"] = loop._selector._wait_state
+        # The same wait is still in flight when the data comes.
+        threading.Timer(0.05, a.send, (b"io",)).start()
+        got = await asyncio.wait_for(data, LONG)
+        loop.remove_reader(b)
+        return got
+
+    hostbox = {}
+
+    def start(host):
+        hostbox["host"] = host
+        host.start(main())
+
+    with a, b:
+        host = run_queue_host(start, timeout=LONG + 20)
+    assert assert_value(host) == b"io"
+    assert seen["state_before"] == "inflight"
+    assert seen["state_after"] == "inflight"
+    assert seen["threadsafe_after"] == seen["threadsafe_before"]
+
+
+def test_call_soon_on_another_thread_ends_the_wait():
+    """call_soon on the guest loop from a thread that is not the host's
+    must not queue a tick with run_sync_soon_not_threadsafe (the host
+    records that as an error): it ends the wait in flight instead, and the
+    waiter thread's callback brings the tick.  The guest has no timer, so
+    without that wake-up it would sleep until the host's timeout."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        before = hostbox["host"].threadsafe_calls
+        threading.Timer(0.05, loop.call_soon, (fut.set_result, "woken")).start()
+        t0 = time.monotonic()
+        got = await fut
+        return got, time.monotonic() - t0, hostbox["host"].threadsafe_calls - before
+
+    hostbox = {}
+
+    def start(host):
+        hostbox["host"] = host
+        host.start(main())
+
+    host = run_queue_host(start, timeout=LONG + 20)
+    got, elapsed, threadsafe = assert_value(host)
+    assert got == "woken"
+    assert elapsed < PROMPT
+    assert threadsafe >= 1
+
+
 def test_host_cancels_main_task():
     log = []
 
