@@ -28,9 +28,10 @@
  *
  * Wake-up: EVFILT_USER + NOTE_TRIGGER where the kernel has it (the wake op;
  * kevent() is a system call, so async-signal-safe), otherwise the core's
- * pipe watched with EVFILT_READ.  libkqueue implements kevent() in user
- * space with mutexes, which is not async-signal-safe, so a libkqueue build
- * uses the pipe unless GP_KQUEUE_USER_WAKE=1 is defined.
+ * wake-up descriptor (eventfd or pipe) watched with EVFILT_READ.  libkqueue
+ * implements kevent() in user space with mutexes, which is not
+ * async-signal-safe, so a libkqueue build uses the descriptor unless
+ * GP_KQUEUE_USER_WAKE=1 is defined (the suite passes that way too).
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
