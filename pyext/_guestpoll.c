@@ -942,7 +942,7 @@ static PyMethodDef Selector_methods[] = {
         {"get_key", (PyCFunction)(void (*)(void))Selector_get_key,
          METH_VARARGS | METH_KEYWORDS, "get_key(fileobj) -> SelectorKey"},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
-         "fileno() -> int\n\nThe backend's own descriptor (epoll)."},
+         "fileno() -> int\n\nThe backend's own descriptor (epoll, kqueue)."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
         {"__exit__", (PyCFunction)Selector_exit, METH_VARARGS, NULL},
         {"_wait_start", (PyCFunction)Selector_wait_start, METH_VARARGS,
@@ -981,8 +981,8 @@ static PyGetSetDef Selector_getset[] = {
 
 static PyType_Slot Selector_slots[] = {
         {Py_tp_doc, "Selector(*, backend=None)\n\n"
-                    "A selectors.BaseSelector over libguestpoll (epoll or "
-                    "poll).\nbackend names one; by default the "
+                    "A selectors.BaseSelector over libguestpoll (epoll, "
+                    "kqueue or poll).\nbackend names one; by default the "
                     "GUESTPOLL_BACKEND environment\nvariable or the best "
                     "the platform has."},
         {Py_tp_new, Selector_new},

@@ -133,6 +133,10 @@ backend_ops(int id)
 	case GP_BACKEND_EPOLL:
 		return &gp__epoll_ops;
 #endif
+#ifdef HAVE_KQUEUE
+	case GP_BACKEND_KQUEUE:
+		return &gp__kqueue_ops;
+#endif
 	case GP_BACKEND_POLL:
 		return &gp__poll_ops;
 	default:
@@ -140,11 +144,14 @@ backend_ops(int id)
 	}
 }
 
+/* epoll > kqueue > poll: a Linux build with libkqueue keeps epoll. */
 static const struct gp_backend_ops *
 best_backend(void)
 {
-#ifdef HAVE_EPOLL_CREATE1
+#if defined(HAVE_EPOLL_CREATE1)
 	return &gp__epoll_ops;
+#elif defined(HAVE_KQUEUE)
+	return &gp__kqueue_ops;
 #else
 	return &gp__poll_ops;
 #endif

@@ -38,7 +38,9 @@
 #define GP_MODES    (GP_ONESHOT | GP_EDGE)
 
 /* gp_reg.flags */
-#define GP_REG_DISARMED 0x1u /* poll backend: oneshot fired, or POLLNVAL */
+/* poll and kqueue backends: a oneshot registration reported since it was
+ * armed (poll: or POLLNVAL); gp_modify clears it. */
+#define GP_REG_DISARMED 0x1u
 
 typedef struct gp_reg {
 	gp_fd_t fd;
@@ -138,6 +140,9 @@ struct timespec *gp__timespec(int64_t ns, struct timespec *ts);
 extern const struct gp_backend_ops gp__poll_ops;
 #ifdef HAVE_EPOLL_CREATE1
 extern const struct gp_backend_ops gp__epoll_ops;
+#endif
+#ifdef HAVE_KQUEUE
+extern const struct gp_backend_ops gp__kqueue_ops;
 #endif
 
 #endif /* GP_POLLER_H */

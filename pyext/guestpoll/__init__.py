@@ -2,8 +2,8 @@
 inside another event loop.
 
 ``guestpoll.Selector`` is a :class:`selectors.BaseSelector` implemented in C
-over libguestpoll (epoll on Linux, poll() elsewhere).  It is a drop-in for
-:class:`selectors.EpollSelector`::
+over libguestpoll (epoll on Linux, kqueue on the BSDs and macOS, poll()
+elsewhere).  It is a drop-in for :class:`selectors.EpollSelector`::
 
     loop = asyncio.SelectorEventLoop(guestpoll.Selector())
 
@@ -53,10 +53,10 @@ class _SelectorMapping(Mapping):
 class Selector(_CSelector):
     """A :class:`selectors.BaseSelector` over libguestpoll.
 
-    ``Selector(*, backend=None)``: *backend* is ``"epoll"`` or ``"poll"``;
-    by default the ``GUESTPOLL_BACKEND`` environment variable decides, else
-    the best backend of the platform.  The attribute ``backend`` names the
-    one in use.
+    ``Selector(*, backend=None)``: *backend* is ``"epoll"``, ``"kqueue"`` or
+    ``"poll"``; by default the ``GUESTPOLL_BACKEND`` environment variable
+    decides, else the best backend of the platform.  The attribute
+    ``backend`` names the one in use.
 
     Registration methods may be called from any thread, also while another
     thread is blocked in :meth:`select`; a descriptor registered then is seen

@@ -1,9 +1,9 @@
 /* check_main.c - runs the libguestpoll Check suites for one backend.
  *
- * The backend is the one GUESTPOLL_BACKEND names (run-epoll.sh and
- * run-poll.sh set it), or the platform's default when unset.  If that
- * backend is not available here, the program says why and exits 77, which
- * automake reports as SKIP.
+ * The backend is the one GUESTPOLL_BACKEND names (run-epoll.sh,
+ * run-kqueue.sh and run-poll.sh set it), or the platform's default when
+ * unset.  If that backend is not available here, the program says why and
+ * exits 77, which automake reports as SKIP.
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -41,6 +41,11 @@ main(void)
 		fprintf(stderr, "GUESTPOLL_BACKEND=%s: not a backend name\n",
 		        env);
 		return 99;
+	}
+	if (id == GP_BACKEND_KQUEUE && !gp_backend_available(id)) {
+		printf("backend kqueue: not built (configure found no native "
+		       "kqueue and no libkqueue); skipping\n");
+		return 77;
 	}
 	if (id != GP_BACKEND_DEFAULT && !gp_backend_available(id)) {
 		printf("backend %s: not available on this platform "

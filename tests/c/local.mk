@@ -1,13 +1,14 @@
 ## tests/c fragment: the Check test suite, one binary run once per backend.
 ##
-##   make check            runs tests/c/run-epoll.sh and tests/c/run-poll.sh
-##                         (each forces GUESTPOLL_BACKEND; a backend this
-##                         platform lacks is reported as SKIP)
+##   make check            runs tests/c/run-epoll.sh, run-kqueue.sh and
+##                         run-poll.sh (each forces GUESTPOLL_BACKEND; a
+##                         backend this build lacks is reported as SKIP)
 ##   make check-valgrind   the same binary under valgrind, CK_FORK=no,
 ##                         failing on any memory error or leak
 
 EXTRA_DIST += \
 	tests/c/run-epoll.sh \
+	tests/c/run-kqueue.sh \
 	tests/c/run-poll.sh
 
 tests_c_sources = \
@@ -23,14 +24,22 @@ tests_c_sources = \
 	tests/c/test_stale.c \
 	tests/c/test_lifecycle.c
 
-tests_c_backends = epoll poll
+tests_c_backends = epoll kqueue poll
 
 if HAVE_CHECK
 check_PROGRAMS += tests/c/check_guestpoll
 tests_c_check_guestpoll_SOURCES = $(tests_c_sources)
 tests_c_check_guestpoll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+# What the build has, for the few checks that depend on it (testutil.h).
+tests_c_check_guestpoll_CPPFLAGS = $(AM_CPPFLAGS)
+if HAVE_KQUEUE
+tests_c_check_guestpoll_CPPFLAGS += -DTU_HAVE_KQUEUE=1
+endif
+if HAVE_LIBKQUEUE
+tests_c_check_guestpoll_CPPFLAGS += -DTU_LIBKQUEUE=1
+endif
 tests_c_check_guestpoll_LDADD = libguestpoll.la $(CHECK_LIBS)
-TESTS += tests/c/run-epoll.sh tests/c/run-poll.sh
+TESTS += tests/c/run-epoll.sh tests/c/run-kqueue.sh tests/c/run-poll.sh
 
 if HAVE_VALGRIND
 tests_c_valgrind_flags = \

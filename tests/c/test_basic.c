@@ -88,7 +88,8 @@ START_TEST(test_backend_available)
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_POLL), 1);
 #ifdef __linux__
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_EPOLL), 1);
-	ck_assert_int_eq(gp_backend_available(GP_BACKEND_KQUEUE), 0);
+	ck_assert_int_eq(gp_backend_available(GP_BACKEND_KQUEUE),
+	                 TU_HAVE_KQUEUE); /* libkqueue */
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_IOCP), 0);
 #endif
 	ck_assert_int_eq(gp_backend_available(-1), 0);
@@ -97,6 +98,8 @@ START_TEST(test_backend_available)
 	/* The backend under test is available (main checked it). */
 	if (tu_is_epoll())
 		ck_assert_int_eq(gp_backend_available(GP_BACKEND_EPOLL), 1);
+	if (tu_is_kqueue())
+		ck_assert_int_eq(gp_backend_available(GP_BACKEND_KQUEUE), 1);
 }
 END_TEST
 
@@ -236,8 +239,9 @@ START_TEST(test_env_backend)
 {
 	tu_env saved;
 	char name[16];
-	const char *best =
-	        gp_backend_available(GP_BACKEND_EPOLL) ? "epoll" : "poll";
+	const char *best = gp_backend_available(GP_BACKEND_EPOLL)    ? "epoll"
+	                   : gp_backend_available(GP_BACKEND_KQUEUE) ? "kqueue"
+	                                                             : "poll";
 
 	tu_env_set(&saved, "bogus");
 	ck_assert_int_eq(new_with(0, 0, name, sizeof name), GP_EINVAL);
@@ -302,12 +306,12 @@ START_TEST(test_poller_fd)
 	int fd = gp_poller_fd(p);
 
 	ck_assert_int_eq(gp_poller_fd(NULL), GP_EINVAL);
-	if (tu_is_epoll()) {
+	if (tu_has_kernel_list()) {
 		int fl;
 		ck_assert_int_ge(fd, 0);
 		fl = fcntl(fd, F_GETFD);
 		ck_assert_int_ne(fl, -1);
-		ck_assert_msg(fl & FD_CLOEXEC, "epoll fd not close-on-exec");
+		ck_assert_msg(fl & FD_CLOEXEC, "poller fd not close-on-exec");
 		/* The same fd every time. */
 		ck_assert_int_eq(gp_poller_fd(p), fd);
 	} else {
@@ -325,7 +329,9 @@ START_TEST(test_poller_fd_nesting)
 	int fds[2], efd;
 	gp_event ev[4];
 
-	if (!tu_is_epoll())
+	if (!tu_has_kernel_list() ||
+	    tu_libkqueue_skip("test_poller_fd_nesting", "the whole test",
+	                      "its kqueue descriptor never polls readable"))
 		return;
 	p = tu_new();
 	tu_pipe(fds);
@@ -382,7 +388,11 @@ START_TEST(test_poller_fds_cloexec_and_closed)
 	ck_assert_int_gt(fresh, 0); /* at least a wakeup descriptor */
 	gp_poller_free(p);
 	tu_ready_destroy(&r);
-	ck_assert_int_eq(tu_fd_count(), before);
+	if (!tu_libkqueue_skip("test_poller_fds_cloexec_and_closed",
+	                       "the descriptor count after free",
+	                       "the first kqueue() opens process-wide "
+	                       "descriptors that stay open"))
+		ck_assert_int_eq(tu_fd_count(), before);
 }
 END_TEST
 
@@ -655,7 +665,9 @@ START_TEST(test_socket_pending_error)
 	TU_ASSERT_BITS(ev[0].events, GP_ERR | GP_HUP, GP_WRITE);
 	ck_assert_int_eq(getsockopt(sv[0], SOL_SOCKET, SO_ERROR, &err, &len),
 	                 0);
-	ck_assert_int_eq(err, ECONNRESET);
+	if (!tu_libkqueue_skip("test_socket_pending_error", "SO_ERROR",
+	                       "its wait reads (and so clears) SO_ERROR"))
+		ck_assert_int_eq(err, ECONNRESET);
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	tu_close(sv[0]);
 	gp_poller_free(p);
@@ -706,7 +718,9 @@ START_TEST(test_tcp_refused)
 	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_READ);
 	len = sizeof err;
 	ck_assert_int_eq(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
-	ck_assert_int_eq(err, ECONNREFUSED);
+	if (!tu_libkqueue_skip("test_tcp_refused", "SO_ERROR",
+	                       "its wait reads (and so clears) SO_ERROR"))
+		ck_assert_int_eq(err, ECONNREFUSED);
 	ck_assert_int_eq(gp_remove(p, s), 0);
 	tu_close(s);
 	gp_poller_free(p);
@@ -727,7 +741,7 @@ open_tmpfile(void)
 }
 
 /* epoll refuses regular files and directories with GP_EPERM (and nothing
- * changes); poll accepts them, always ready. */
+ * changes); poll accepts them, always ready; kqueue: see below. */
 START_TEST(test_regular_file)
 {
 	gp_poller *p = tu_new();
@@ -746,6 +760,18 @@ START_TEST(test_regular_file)
 		/* Refused again, not GP_EEXIST. */
 		ck_assert_int_eq(gp_add(p, f, GP_READ | GP_WRITE, NULL),
 		                 GP_EPERM);
+	} else if (tu_is_kqueue()) {
+		/* kqueue takes a regular file: writable at once, readable
+		 * only while data lies past the offset (not checked here:
+		 * libkqueue reports that once per knote at most); whether it
+		 * takes a directory depends on the system (libkqueue: no). */
+		ck_assert_int_eq(gp_add(p, f, GP_READ | GP_WRITE, TU_TAG(1)),
+		                 0);
+		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
+		ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
+		ck_assert_int_eq(ev[0].fd, f);
+		TU_ASSERT_BITS(ev[0].events, GP_WRITE, 0);
+		ck_assert_int_eq(gp_remove(p, f), 0);
 	} else {
 		ck_assert_int_eq(gp_add(p, f, GP_READ | GP_WRITE, TU_TAG(1)),
 		                 0);
@@ -810,7 +836,7 @@ START_TEST(test_closed_without_remove)
 	ck_assert_int_eq(gp_add(p, other[0], GP_READ, TU_TAG(2)), 0);
 	tu_close(a[0]);
 	n = gp_wait(p, ev, 4, 0);
-	if (tu_is_epoll()) {
+	if (tu_has_kernel_list()) {
 		ck_assert_int_eq(n, 0);
 	} else {
 		ck_assert_int_eq(n, 1);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,34 @@ int
 tu_is_epoll(void)
 {
 	return strcmp(tu_backend, "epoll") == 0;
+}
+
+int
+tu_is_kqueue(void)
+{
+	return strcmp(tu_backend, "kqueue") == 0;
+}
+
+int
+tu_is_poll(void)
+{
+	return strcmp(tu_backend, "poll") == 0;
+}
+
+int
+tu_has_kernel_list(void)
+{
+	return tu_is_epoll() || tu_is_kqueue();
+}
+
+int
+tu_libkqueue_skip(const char *test, const char *check, const char *why)
+{
+	if (!TU_LIBKQUEUE || !tu_is_kqueue())
+		return 0;
+	printf("%s: %s skipped on libkqueue: %s\n", test, check, why);
+	fflush(stdout);
+	return 1;
 }
 
 gp_poller *

@@ -1,8 +1,9 @@
 /* testutil.h - helpers shared by the libguestpoll Check tests.
  *
  * The test binary runs once per backend: the backend is chosen by the
- * GUESTPOLL_BACKEND environment variable (set by run-epoll.sh and
- * run-poll.sh), so a poller made with default options uses it.
+ * GUESTPOLL_BACKEND environment variable (set by run-epoll.sh,
+ * run-kqueue.sh and run-poll.sh), so a poller made with default options
+ * uses it.
  *
  * Rules for the tests (so that they pass both with CK_FORK=yes and
  * CK_FORK=no, and under valgrind):
@@ -46,10 +47,28 @@ Suite *lifecycle_suite(void);
 
 /* ---- the backend under test ------------------------------------------- */
 
-/* The backend a default poller uses in this run ("epoll" or "poll"), set by
- * main() before the suites run. */
+/* The backend a default poller uses in this run ("epoll", "kqueue" or
+ * "poll"), set by main() before the suites run. */
 extern char tu_backend[16];
 int tu_is_epoll(void);
+int tu_is_kqueue(void);
+int tu_is_poll(void);
+/* Backends with a kernel interest list (epoll, kqueue): GP_EDGE works, a
+ * poller fd exists, and the kernel forgets a descriptor closed without
+ * gp_remove. */
+int tu_has_kernel_list(void);
+
+/* Set by the build (tests/c/local.mk): the kqueue backend was built, and
+ * it runs on libkqueue (an emulation with a few known limitations). */
+#ifndef TU_HAVE_KQUEUE
+#define TU_HAVE_KQUEUE 0
+#endif
+#ifndef TU_LIBKQUEUE
+#define TU_LIBKQUEUE 0
+#endif
+/* 1 when this run's backend is kqueue on libkqueue; then prints
+ * "<test>: <check> skipped on libkqueue: <why>". */
+int tu_libkqueue_skip(const char *test, const char *check, const char *why);
 
 /* A poller with default options (so GUESTPOLL_BACKEND applies); asserts
  * that it was made and uses tu_backend. */

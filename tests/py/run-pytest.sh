@@ -15,7 +15,7 @@ site=$(sh "$GP_SRCDIR/pyext/mksite.sh" "$GP_SRCDIR" "$GP_BUILDDIR")
 }
 
 status=0
-for backend in epoll poll; do
+for backend in epoll kqueue poll; do
 	if ! PYTHONPATH="$site" GUESTPOLL_BACKEND=$backend "$PYTHON" -c \
 		'import guestpoll; guestpoll.Selector().close()' 2>/dev/null; then
 		echo "backend $backend: not available on this platform, skipped"
