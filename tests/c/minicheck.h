@@ -44,6 +44,15 @@ enum print_output { CK_SILENT, CK_MINIMAL, CK_NORMAL, CK_VERBOSE, CK_ENV };
 #else
 #define MC_UNUSED
 #endif
+/* mingw's plain "printf" format is msvcrt's, without %jd; the tests are
+ * built with __USE_MINGW_ANSI_STDIO, whose printf is C99's. */
+#if defined(__MINGW32__)
+#define MC_FORMAT(a, b) __attribute__((format(gnu_printf, a, b)))
+#elif defined(__GNUC__)
+#define MC_FORMAT(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MC_FORMAT(a, b)
+#endif
 
 #define START_TEST(name)                                                       \
 	static void name##_fn(int _i MC_UNUSED);                               \
@@ -67,11 +76,7 @@ int srunner_ntests_failed(SRunner *sr);
 void srunner_free(SRunner *sr);
 
 /* Marks the running test as skipped (it should return right after). */
-void mc_skip(const char *fmt, ...)
-#if defined(__GNUC__)
-        __attribute__((format(printf, 1, 2)))
-#endif
-        ;
+void mc_skip(const char *fmt, ...) MC_FORMAT(1, 2);
 
 /* ---- assertions ---------------------------------------------------------- */
 
@@ -79,10 +84,7 @@ void mc_skip(const char *fmt, ...)
  * on any other thread (which the tests never do) it reports the failure
  * and ends the process with exit status 1. */
 _Noreturn void mc_fail(const char *file, int line, const char *fmt, ...)
-#if defined(__GNUC__)
-        __attribute__((format(printf, 3, 4)))
-#endif
-        ;
+        MC_FORMAT(3, 4);
 
 #define ck_assert_msg(expr, ...)                                               \
 	((expr) ? (void)0                                                      \

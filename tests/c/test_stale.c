@@ -13,7 +13,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
@@ -22,13 +24,13 @@
 
 /* A registrable endpoint: rd is registered, wr makes it readable. */
 struct ep {
-	int rd, wr;
+	tu_fd rd, wr;
 };
 
 static struct ep
 ep_open(int kind)
 {
-	int fds[2];
+	tu_fd fds[2];
 	struct ep e;
 
 	if (kind == 0)
@@ -122,7 +124,7 @@ collect_no_old(struct fixture *f)
 /* collect_no_old() where at most one record may come, the new data on fd
  * (which is really ready). */
 static void
-collect_at_most_new(struct fixture *f, int fd)
+collect_at_most_new(struct fixture *f, tu_fd fd)
 {
 	int n = collect_no_old(f);
 
@@ -358,7 +360,7 @@ START_TEST(test_stale_between_collects)
 {
 	struct fixture f;
 	struct ep e2;
-	int first_fd, other_fd;
+	tu_fd first_fd, other_fd;
 	void *other_data;
 
 	fixture_open(&f, _i);
@@ -449,7 +451,7 @@ slot_register(gp_poller *p, struct slot *s)
 static void
 slot_change(gp_poller *p, struct slot *s, int kind, unsigned *seed)
 {
-	switch (rand_r(seed) % 8) {
+	switch (tu_rand_r(seed) % 8) {
 	case 0: /* remove */
 		if (s->registered) {
 			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
@@ -462,7 +464,7 @@ slot_change(gp_poller *p, struct slot *s, int kind, unsigned *seed)
 			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
 			s->e = ep_reopen(s->e, kind);
 			s->ready = 0;
-			if (rand_r(seed) % 2) {
+			if (tu_rand_r(seed) % 2) {
 				tu_write1(s->e.wr);
 				s->ready = 1;
 			}
@@ -512,7 +514,7 @@ START_TEST(test_stale_stress)
 	for (int round = 0; round < 400; round++) {
 		int n, any = 0;
 		for (int i = 0; i < SN; i++) {
-			if (!s[i].ready && rand_r(&seed) % 2) {
+			if (!s[i].ready && tu_rand_r(&seed) % 2) {
 				tu_write1(s[i].e.wr);
 				s[i].ready = 1;
 			}
