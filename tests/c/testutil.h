@@ -110,6 +110,14 @@ void tu_skip(const char *fmt, ...)
 
 /* Called once by main() before the suites run (Winsock on Windows). */
 void tu_init(void);
+/* 1 when running under Wine (for the few checks Wine cannot pass). */
+int tu_under_wine(void);
+/* 1 where tu_pipe() gives sockets (Windows), which are also writable. */
+#ifdef TU_WINDOWS
+#define TU_PIPE_IS_SOCKET 1
+#else
+#define TU_PIPE_IS_SOCKET 0
+#endif
 
 /* ---- the backend under test ------------------------------------------- */
 
