@@ -343,7 +343,7 @@ srunner_run_all(SRunner *sr, enum print_output mode)
 	/* Check's summary line (skipped tests not counted), then ours. */
 	printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n",
 	       sr->run ? passed * 100 / sr->run : 100, sr->run, sr->failed);
-	printf("minicheck: %d passed, %d failed, %d skipped\n", passed,
+	printf("minicheck: passed %d, failed %d, skipped %d\n", passed,
 	       sr->failed, sr->skipped);
 	fflush(stdout);
 }
