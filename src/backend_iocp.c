@@ -479,8 +479,13 @@ base_socket(gp_fd_t fd, SOCKET *base)
 {
 	DWORD bytes, flags;
 	SOCKET b = INVALID_SOCKET;
+	int type, len = sizeof type;
 
-	if (WSAIoctl((SOCKET)fd, SIO_BASE_HANDLE, NULL, 0, &b, sizeof b, &bytes,
+	/* SO_TYPE first: not every Winsock checks the handle in
+	 * SIO_BASE_HANDLE (Wine hands any value back). */
+	if (getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) ==
+	            0 &&
+	    WSAIoctl((SOCKET)fd, SIO_BASE_HANDLE, NULL, 0, &b, sizeof b, &bytes,
 	             NULL, NULL) == 0 &&
 	    b != INVALID_SOCKET) {
 		*base = b;

@@ -805,8 +805,85 @@ START_TEST(test_regular_file)
 }
 END_TEST
 #else
-TU_POSIX_ONLY_TEST(test_tcp_refused, "non-blocking connect() with errno")
-TU_POSIX_ONLY_TEST(test_regular_file, "regular files and directories")
+/* The Windows forms of the two tests above. */
+
+/* A refused TCP connect on the loopback: GP_ERR (AFD_POLL_CONNECT_FAIL). */
+START_TEST(test_tcp_refused)
+{
+	struct sockaddr_in sa;
+	int len = sizeof sa, r;
+	SOCKET l, s;
+	u_long on = 1;
+	gp_poller *p;
+	gp_event ev[4];
+	int64_t t0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	ck_assert(l != INVALID_SOCKET);
+	if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) != 0) {
+		closesocket(l);
+		tu_skip("test_tcp_refused: no loopback (WSA error %d)",
+		        WSAGetLastError());
+		return;
+	}
+	tu_close((tu_fd)l); /* the port is now (very likely) closed */
+	s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	ck_assert(s != INVALID_SOCKET);
+	ck_assert_int_eq(ioctlsocket(s, FIONBIO, &on), 0);
+	r = connect(s, (struct sockaddr *)&sa, sizeof sa);
+	if (r == 0 || WSAGetLastError() != WSAEWOULDBLOCK) {
+		tu_close((tu_fd)s);
+		tu_skip("test_tcp_refused: connect returned at once (%d)",
+		        r == 0 ? 0 : WSAGetLastError());
+		return;
+	}
+	p = tu_new();
+	ck_assert_int_eq(gp_add(p, (tu_fd)s, GP_WRITE, TU_TAG(1)), 0);
+	t0 = tu_now_ns();
+	r = gp_wait(p, ev, 4, TU_MS(TU_PATIENCE_MS));
+	ck_assert_int_eq(r, 1);
+	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(TU_PATIENCE_MS));
+	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
+	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_READ);
+	ck_assert_int_eq(gp_remove(p, (tu_fd)s), 0);
+	tu_close((tu_fd)s);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* Only sockets: another kind of handle (an event, a file) is GP_EPERM,
+ * and nothing is registered. */
+START_TEST(test_regular_file)
+{
+	gp_poller *p = tu_new();
+	char dir[MAX_PATH], path[MAX_PATH];
+	HANDLE e = CreateEventW(NULL, FALSE, FALSE, NULL), f;
+	gp_event ev[4];
+
+	ck_assert(e != NULL);
+	ck_assert(GetTempPathA(sizeof dir, dir) > 0);
+	ck_assert(GetTempFileNameA(dir, "gpt", 0, path) != 0);
+	f = CreateFileA(
+	        path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS,
+	        FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+	ck_assert(f != INVALID_HANDLE_VALUE);
+	ck_assert_int_eq(gp_add(p, (tu_fd)e, GP_READ, TU_TAG(1)), GP_EPERM);
+	ck_assert_int_eq(gp_add(p, (tu_fd)f, GP_READ | GP_WRITE, TU_TAG(2)),
+	                 GP_EPERM);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	ck_assert_int_eq(gp_remove(p, (tu_fd)e), GP_ENOENT);
+	ck_assert_int_eq(gp_modify(p, (tu_fd)f, GP_READ, NULL), GP_ENOENT);
+	/* Refused again, not GP_EEXIST. */
+	ck_assert_int_eq(gp_add(p, (tu_fd)f, GP_READ, NULL), GP_EPERM);
+	CloseHandle(f);
+	CloseHandle(e);
+	gp_poller_free(p);
+}
+END_TEST
 #endif
 
 /* Removing a registered fd that was already closed succeeds, and its
