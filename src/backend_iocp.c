@@ -337,6 +337,13 @@ io_destroy(gp_poller *p)
 
 	if (!s)
 		return;
+	/* Idle polls go now; pending ones belong to the pending list. */
+	for (uint32_t i = 0; i < s->nsocks; i++) {
+		iocp_op *op = s->socks[i].op;
+		if (op && !op->pending)
+			free(op);
+		s->socks[i].op = NULL;
+	}
 	/* The kernel writes into pending polls until their completions are
 	 * queued: cancel them all and collect the completions before freeing
 	 * (for at most a second; what is still pending then is leaked rather
@@ -365,9 +372,6 @@ io_destroy(gp_poller *p)
 	/* else: closing the handle could not make the kernel forget the
 	 * buffers sooner; leave handle and buffers to the process's exit. */
 	CloseHandle(s->port);
-	for (uint32_t i = 0; i < s->nsocks; i++)
-		if (s->socks[i].op && !s->socks[i].op->pending)
-			free(s->socks[i].op);
 	free(s->socks);
 	free(s->queue);
 	free(s);
