@@ -309,7 +309,13 @@ srunner_run_all(SRunner *sr, enum print_output mode)
 	int verbose = mode == CK_VERBOSE || (v && *v && strcmp(v, "0") != 0);
 	int passed;
 
+#ifdef _WIN32
+	/* The Windows C library buffers _IOLBF fully: no buffering at all,
+	 * so that a run ended by a timeout still shows its last lines. */
+	setvbuf(stdout, NULL, _IONBF, 0);
+#else
 	setvbuf(stdout, NULL, _IOLBF, 0);
+#endif
 	mc_watchdog_start();
 	printf("Running suite(s):");
 	for (Suite *s = sr->first; s; s = s->next)
