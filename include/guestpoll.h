@@ -1,9 +1,10 @@
 /* guestpoll.h - the public API of libguestpoll.
  *
- * libguestpoll is a portable I/O readiness poller (epoll, poll; kqueue and
- * IOCP/AFD later) whose kernel wait can run on a thread of its own while the
- * owning thread keeps changing registrations and later dispatches the
- * collected events on its own thread.  See guestpoll(7).
+ * libguestpoll is a portable I/O readiness poller (epoll, poll, IOCP with
+ * AFD polling on Windows; kqueue later) whose kernel wait can run on a
+ * thread of its own while the owning thread keeps changing registrations and
+ * later dispatches the collected events on its own thread.  See
+ * guestpoll(7).
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -42,7 +43,9 @@ extern "C" {
 /* ---- descriptors -------------------------------------------------------- */
 
 /* The descriptor type a poller watches: an int file descriptor on POSIX, a
- * SOCKET on Windows.  GP_INVALID_FD is never a valid descriptor. */
+ * SOCKET on Windows (an unsigned, pointer-sized handle: portable code keeps
+ * descriptors in gp_fd_t and tests them against GP_INVALID_FD, never < 0).
+ * GP_INVALID_FD is never a valid descriptor. */
 #ifdef _WIN32
 typedef uintptr_t gp_fd_t;
 #define GP_INVALID_FD ((gp_fd_t) ~(uintptr_t)0)
@@ -135,7 +138,7 @@ GP_API void gp_poller_free(gp_poller *p);
 /* The backend in use: "epoll", "poll", ... */
 GP_API const char *gp_poller_backend(const gp_poller *p);
 /* The backend's own pollable descriptor (the epoll fd), for nesting a poller
- * in another loop; GP_ENOTSUP when the backend has none. */
+ * in another loop; GP_ENOTSUP when the backend has none (poll, iocp). */
 GP_API int gp_poller_fd(const gp_poller *p);
 
 /* Registrations.  Thread-safe; a change made while another thread waits

@@ -146,18 +146,18 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 	struct poll_state *s = p->be;
 	int n, rc, k = 0;
 
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (s->dirty && (rc = pl_rebuild(p, s)) < 0) {
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return rc;
 	}
 	s->polling = 1;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 
 	n = pl_poll(s, timeout_ns);
 	rc = n < 0 ? gp__errno_code(errno) : 0;
 
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	s->polling = 0;
 	if (n > 0 && s->pfds[0].revents) {
 		gp__wake_drain(p);
@@ -200,7 +200,7 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		p->raw[k].events = bits;
 		k++;
 	}
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return rc < 0 ? rc : k;
 }
 

@@ -7,13 +7,15 @@
 #include "poller.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+#endif
 #ifdef HAVE_SYS_EVENTFD_H
 #include <sys/eventfd.h>
 #endif
@@ -70,9 +72,7 @@ gp__timespec(int64_t ns, struct timespec *ts)
 static int64_t
 now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return gp__now_ns();
 }
 
 const char *
@@ -137,8 +137,13 @@ backend_ops(int id)
 	case GP_BACKEND_KQUEUE:
 		return &gp__kqueue_ops;
 #endif
+#ifdef _WIN32
+	case GP_BACKEND_IOCP:
+		return &gp__iocp_ops;
+#else
 	case GP_BACKEND_POLL:
 		return &gp__poll_ops;
+#endif
 	default:
 		return NULL;
 	}
@@ -148,7 +153,9 @@ backend_ops(int id)
 static const struct gp_backend_ops *
 best_backend(void)
 {
-#if defined(HAVE_EPOLL_CREATE1)
+#if defined(_WIN32)
+	return &gp__iocp_ops;
+#elif defined(HAVE_EPOLL_CREATE1)
 	return &gp__epoll_ops;
 #elif defined(HAVE_KQUEUE)
 	return &gp__kqueue_ops;
@@ -209,6 +216,33 @@ choose_backend(const gp_options *o, const struct gp_backend_ops **out)
 
 /* ---- the wake-up descriptor ---------------------------------------------- */
 
+#ifdef _WIN32
+/* Every Windows backend has the wake op: no descriptor to open. */
+static int
+wake_open(gp_poller *p)
+{
+	(void)p;
+	return GP_ENOTSUP;
+}
+
+static void
+wake_close(gp_poller *p)
+{
+	(void)p;
+}
+
+void
+gp__wake(gp_poller *p)
+{
+	p->ops->wake(p);
+}
+
+void
+gp__wake_drain(gp_poller *p)
+{
+	(void)p;
+}
+#else
 static int
 wake_open(gp_poller *p)
 {
@@ -284,6 +318,7 @@ gp__wake_drain(gp_poller *p)
 		r = read(p->wake_rfd, buf, sizeof buf);
 	while (r > 0 || (r < 0 && errno == EINTR));
 }
+#endif /* !_WIN32 */
 
 int
 gp_notify(gp_poller *p)
@@ -327,7 +362,7 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 	p->free_head = -1;
 	p->wake_rfd = p->wake_wfd = -1;
 	p->raw_cap = opts->max_events;
-	p->pid = getpid();
+	p->pid = gp__getpid();
 	atomic_init(&p->wake_armed, 0);
 	atomic_init(&p->notified, 0);
 	atomic_init(&p->shutdown, 0);
@@ -337,7 +372,7 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 		free(p);
 		return GP_ENOMEM;
 	}
-	if (pthread_mutex_init(&p->lock, NULL) != 0) {
+	if (gp__mutex_init(&p->lock) != 0) {
 		free(p->raw);
 		free(p);
 		return GP_ENOMEM;
@@ -358,7 +393,7 @@ fail_wake:
 fail_park:
 	gp__park_destroy(&p->go);
 fail_mutex:
-	pthread_mutex_destroy(&p->lock);
+	gp__mutex_destroy(&p->lock);
 	free(p->raw);
 	free(p);
 	return rc;
@@ -374,21 +409,24 @@ gp_poller_free(gp_poller *p)
 	/* In a child after fork() the waiter thread does not exist and the
 	 * mutex may have been held by a parent thread: release memory and our
 	 * copies of the descriptors only. */
-	forked_child = getpid() != p->pid;
+	forked_child = gp__getpid() != p->pid;
 	if (!forked_child && p->thread_started) {
 		atomic_store(&p->shutdown, 1);
 		gp__park_post(&p->go);
 		gp_notify(p);
-		pthread_join(p->thread, NULL);
+		gp__thread_join(p->thread);
 	}
 	p->ops->destroy(p);
 	wake_close(p);
 	if (!forked_child) {
 		gp__park_destroy(&p->go);
-		pthread_mutex_destroy(&p->lock);
+		gp__mutex_destroy(&p->lock);
 	}
 	free(p->regs);
 	free(p->fdmap);
+#ifdef _WIN32
+	free(p->fdkeys);
+#endif
 	free(p->raw);
 	free(p);
 }
@@ -410,12 +448,129 @@ gp_poller_fd(const gp_poller *p)
 /* ---- the registration table (lock held) -----------------------------------
  */
 
+#ifdef _WIN32
+/* The hash table's home cell of a SOCKET (handle values are multiples of
+ * four, hence the shift). */
+static size_t
+fd_hash(const gp_poller *p, gp_fd_t fd)
+{
+	uint64_t h = (uint64_t)(fd >> 2) * UINT64_C(0x9e3779b97f4a7c15);
+	return (size_t)(h >> 32) & (p->fdmap_len - 1);
+}
+
+/* The cell holding fd, or the empty cell where it would go. */
+static size_t
+fd_cell(const gp_poller *p, gp_fd_t fd)
+{
+	size_t i = fd_hash(p, fd);
+
+	while (p->fdmap[i] != 0 && p->fdkeys[i] != fd)
+		i = (i + 1) & (p->fdmap_len - 1);
+	return i;
+}
+
+static uint32_t
+fdmap_get(const gp_poller *p, gp_fd_t fd)
+{
+	return p->fdmap_len ? p->fdmap[fd_cell(p, fd)] : 0;
+}
+
+/* fd must be absent, and fdmap_reserve() must have made room. */
+static void
+fdmap_put(gp_poller *p, gp_fd_t fd, uint32_t v)
+{
+	size_t i = fd_cell(p, fd);
+
+	p->fdkeys[i] = fd;
+	p->fdmap[i] = v;
+	p->fdmap_count++;
+}
+
+/* Deletes fd (present) and moves later cells of its probe run back, so
+ * that lookups need no tombstones. */
+static void
+fdmap_del(gp_poller *p, gp_fd_t fd)
+{
+	size_t mask = p->fdmap_len - 1, i = fd_cell(p, fd), j = i;
+
+	p->fdmap[i] = 0;
+	p->fdmap_count--;
+	for (;;) {
+		size_t home;
+		j = (j + 1) & mask;
+		if (p->fdmap[j] == 0)
+			return;
+		home = fd_hash(p, p->fdkeys[j]);
+		/* Stays if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		p->fdkeys[i] = p->fdkeys[j];
+		p->fdmap[i] = p->fdmap[j];
+		p->fdmap[j] = 0;
+		i = j;
+	}
+}
+
+/* Makes room for one more key (load factor <= 1/2). */
+static int
+fdmap_reserve(gp_poller *p, gp_fd_t fd)
+{
+	size_t len = p->fdmap_len ? p->fdmap_len : 64;
+	uint32_t *oldv = p->fdmap;
+	gp_fd_t *oldk = p->fdkeys;
+	size_t oldlen = p->fdmap_len;
+
+	(void)fd;
+	while ((p->fdmap_count + 1) * 2 > len)
+		len *= 2;
+	if (len == p->fdmap_len)
+		return 0;
+	p->fdmap = calloc(len, sizeof *p->fdmap);
+	p->fdkeys = calloc(len, sizeof *p->fdkeys);
+	if (!p->fdmap || !p->fdkeys) {
+		free(p->fdmap);
+		free(p->fdkeys);
+		p->fdmap = oldv;
+		p->fdkeys = oldk;
+		return GP_ENOMEM;
+	}
+	p->fdmap_len = len;
+	p->fdmap_count = 0;
+	for (size_t i = 0; i < oldlen; i++)
+		if (oldv[i])
+			fdmap_put(p, oldk[i], oldv[i]);
+	free(oldv);
+	free(oldk);
+	return 0;
+}
+#else
+static uint32_t
+fdmap_get(const gp_poller *p, gp_fd_t fd)
+{
+	return (size_t)fd < p->fdmap_len ? p->fdmap[fd] : 0;
+}
+
+static void
+fdmap_put(gp_poller *p, gp_fd_t fd, uint32_t v)
+{
+	p->fdmap[fd] = v;
+}
+
+static void
+fdmap_del(gp_poller *p, gp_fd_t fd)
+{
+	p->fdmap[fd] = 0;
+}
+#endif
+
 static gp_reg *
 lookup(gp_poller *p, gp_fd_t fd, uint32_t *slot)
 {
-	if ((size_t)fd >= p->fdmap_len || p->fdmap[fd] == 0)
+	uint32_t v = fdmap_get(p, fd);
+
+	if (v == 0)
 		return NULL;
-	*slot = p->fdmap[fd] - 1;
+	*slot = v - 1;
 	return &p->regs[*slot];
 }
 
@@ -456,6 +611,7 @@ slot_release(gp_poller *p, uint32_t slot)
 	p->free_head = (int32_t)slot;
 }
 
+#ifndef _WIN32
 static int
 fdmap_reserve(gp_poller *p, gp_fd_t fd)
 {
@@ -475,6 +631,7 @@ fdmap_reserve(gp_poller *p, gp_fd_t fd)
 	p->fdmap_len = len;
 	return 0;
 }
+#endif
 
 /* Validates the interest and mode bits of gp_add / gp_modify. */
 static int
@@ -496,12 +653,12 @@ gp_add(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
 
 	if (!p)
 		return GP_EINVAL;
-	if (fd < 0)
+	if (GP_FD_IS_BAD(fd))
 		return GP_EBADF;
 	if ((rc = check_events(p, events)) < 0)
 		return rc;
 
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (lookup(p, fd, &slot)) {
 		rc = GP_EEXIST;
 		goto out;
@@ -525,9 +682,9 @@ gp_add(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
 		slot_release(p, slot);
 		goto out;
 	}
-	p->fdmap[fd] = slot + 1;
+	fdmap_put(p, fd, slot + 1);
 out:
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return rc;
 }
 
@@ -540,12 +697,12 @@ gp_modify(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
 
 	if (!p)
 		return GP_EINVAL;
-	if (fd < 0)
+	if (GP_FD_IS_BAD(fd))
 		return GP_EBADF;
 	if ((rc = check_events(p, events)) < 0)
 		return rc;
 
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (!(r = lookup(p, fd, &slot))) {
 		rc = GP_ENOENT;
 		goto out;
@@ -562,7 +719,7 @@ gp_modify(gp_poller *p, gp_fd_t fd, unsigned events, void *data)
 			rc = GP_EBADF; /* the number now names another file */
 	}
 out:
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return rc;
 }
 
@@ -574,20 +731,20 @@ gp_remove(gp_poller *p, gp_fd_t fd)
 
 	if (!p)
 		return GP_EINVAL;
-	if (fd < 0)
+	if (GP_FD_IS_BAD(fd))
 		return GP_EBADF;
 
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (!lookup(p, fd, &slot)) {
 		rc = GP_ENOENT;
 	} else {
 		/* A descriptor closed before its removal is already gone from
 		 * the kernel: the backend ignores that, and so do we. */
 		p->ops->ctl(p, GP_CTL_DEL, slot);
-		p->fdmap[fd] = 0;
+		fdmap_del(p, fd);
 		slot_release(p, slot);
 	}
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return rc;
 }
 
@@ -652,7 +809,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 		if (n < 0 && !(n == GP_EINTR && retry_eintr)) {
 			if (notified)
 				atomic_store(&p->notified, 1); /* not lost */
-			pthread_mutex_lock(&p->lock);
+			gp__mutex_lock(&p->lock);
 			return n;
 		}
 		if (woken) {
@@ -660,7 +817,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 			if (atomic_exchange(&p->notified, 0))
 				notified = 1;
 		}
-		pthread_mutex_lock(&p->lock);
+		gp__mutex_lock(&p->lock);
 		if (n > 0)
 			n = prefilter(p, n);
 		if (n > 0 || notified) {
@@ -674,7 +831,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 		if (woken && !repolled) {
 			repolled = 1;
 			if (timeout_ns == 0) {
-				pthread_mutex_unlock(&p->lock);
+				gp__mutex_unlock(&p->lock);
 				continue;
 			}
 		}
@@ -686,7 +843,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				return 0;
 			t = deadline - now;
 		}
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 	}
 }
 
@@ -743,14 +900,14 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 
 	if (!p || !out || max <= 0)
 		return GP_EINVAL;
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (p->state != GP_STATE_IDLE) {
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return GP_EBUSY;
 	}
 	/* Hand out what the last wait could not, before waiting again. */
 	if (has_leftovers(p) && (k = translate(p, out, max)) > 0) {
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return k;
 	}
 	/* A remembered notification that fills the array by itself. */
@@ -758,11 +915,11 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 	    atomic_exchange(&p->notified, 0)) {
 		p->raw_notified = 1;
 		k = translate(p, out, max);
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return k;
 	}
 	p->state = GP_STATE_PLAIN;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 
 	/* One slot stays free for a notification record, so that only a
 	 * one-record array can leave events over for the next call. */
@@ -770,14 +927,13 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 	n = wait_loop(p, kmax < p->raw_cap ? kmax : p->raw_cap, timeout_ns, 0);
 	k = n < 0 ? n : translate(p, out, max);
 	p->state = GP_STATE_IDLE;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return k;
 }
 
 /* ---- the split wait ----------------------------------------------------- */
 
-static void *
-waiter_main(void *arg)
+static GP_THREAD_FN(waiter_main)(void *arg)
 {
 	gp_poller *p = arg;
 
@@ -789,8 +945,8 @@ waiter_main(void *arg)
 
 		gp__park_wait(&p->go);
 		if (atomic_load(&p->shutdown))
-			return NULL;
-		pthread_mutex_lock(&p->lock);
+			return GP_THREAD_DONE;
+		gp__mutex_lock(&p->lock);
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
@@ -801,16 +957,16 @@ waiter_main(void *arg)
 			/* This thread blocks every signal, so EINTR here can
 			 * only come from a stop/continue: wait on.  wait_loop
 			 * returns with the lock held again. */
-			pthread_mutex_unlock(&p->lock);
+			gp__mutex_unlock(&p->lock);
 			rc = wait_loop(p, p->raw_cap, timeout, 1);
 		}
 		if (atomic_load(&p->shutdown)) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
+			gp__mutex_unlock(&p->lock);
+			return GP_THREAD_DONE;
 		}
 		p->raw_rc = rc < 0 ? rc : 0;
 		p->state = GP_STATE_READY;
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 
 		ready(ready_arg);
 	}
@@ -819,17 +975,23 @@ waiter_main(void *arg)
 static int
 waiter_spawn(gp_poller *p)
 {
-	sigset_t all, old;
 	int rc;
+#ifdef _WIN32
+	/* No signals to mask on Windows. */
+	if ((rc = gp__thread_start(&p->thread, waiter_main, p)) < 0)
+		return rc;
+#else
+	sigset_t all, old;
 
 	/* The thread starts with every signal blocked, so that signals go to
 	 * the application's threads and never interrupt the kernel wait. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&p->thread, NULL, waiter_main, p);
+	rc = gp__thread_start(&p->thread, waiter_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return rc == EAGAIN ? GP_ENOMEM : gp__errno_code(rc);
+#endif
 	p->thread_started = 1;
 	return 0;
 }
@@ -841,7 +1003,7 @@ gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
 
 	if (!p || !ready)
 		return GP_EINVAL;
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (p->state != GP_STATE_IDLE) {
 		rc = GP_EBUSY;
 		goto out;
@@ -852,13 +1014,13 @@ gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
 	p->ready = ready;
 	p->ready_arg = arg;
 	p->state = GP_STATE_INFLIGHT;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	/* Posted after the unlock, so that the waiter, if it runs at once,
 	 * does not find the lock still held and sleep again on it. */
 	gp__park_post(&p->go);
 	return 0;
 out:
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return rc;
 }
 
@@ -869,25 +1031,25 @@ gp_wait_poll(gp_poller *p)
 
 	if (!p)
 		return GP_EINVAL;
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	if (p->state != GP_STATE_IDLE) {
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return GP_EBUSY;
 	}
 	if (has_leftovers(p)) {
 		n = p->raw_n - p->raw_pos;
 		p->raw_rc = 0;
 		p->state = GP_STATE_READY;
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return n;
 	}
 	p->state = GP_STATE_PLAIN;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 
 	n = wait_loop(p, p->raw_cap, 0, 0);
 	p->raw_rc = 0;
 	p->state = n > 0 ? GP_STATE_READY : GP_STATE_IDLE;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return n;
 }
 
@@ -898,16 +1060,16 @@ gp_wait_collect(gp_poller *p, gp_event *out, int max)
 
 	if (!p || !out || max <= 0)
 		return GP_EINVAL;
-	pthread_mutex_lock(&p->lock);
+	gp__mutex_lock(&p->lock);
 	switch (p->state) {
 	case GP_STATE_READY:
 		break;
 	case GP_STATE_INFLIGHT:
 	case GP_STATE_PLAIN:
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return GP_EBUSY;
 	default:
-		pthread_mutex_unlock(&p->lock);
+		gp__mutex_unlock(&p->lock);
 		return 0;
 	}
 	if (p->raw_rc < 0) {
@@ -920,6 +1082,6 @@ gp_wait_collect(gp_poller *p, gp_event *out, int max)
 	}
 	if (p->raw_pos >= p->raw_n && !p->raw_notified)
 		p->state = GP_STATE_IDLE;
-	pthread_mutex_unlock(&p->lock);
+	gp__mutex_unlock(&p->lock);
 	return k;
 }

@@ -16,13 +16,20 @@
 
 #include "config.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "guestpoll.h"
+#include "platform.h"
 #include "sync.h"
+
+/* A descriptor value that can never be registered: negative on POSIX,
+ * INVALID_SOCKET on Windows (where gp_fd_t is unsigned). */
+#ifdef _WIN32
+#define GP_FD_IS_BAD(fd) ((fd) == GP_INVALID_FD)
+#else
+#define GP_FD_IS_BAD(fd) ((fd) < 0)
+#endif
 
 /* A kernel token: the slot in the registration table in the low half, the
  * slot's generation at the time of the change in the high half.  A record
@@ -92,16 +99,25 @@ struct gp_backend_ops {
 struct gp_poller {
 	const struct gp_backend_ops *ops;
 	void *be; /* backend state */
-	pthread_mutex_t lock;
+	gp_mutex lock;
 
-	/* Registration table: slots with a free list, and fd -> slot + 1. */
+	/* Registration table: slots with a free list, and fd -> slot + 1.
+	 * POSIX: fdmap is indexed by the fd number.  Windows: SOCKETs are
+	 * large handle values, so fdmap[i] belongs to the key fdkeys[i] of an
+	 * open-addressing hash table (fdmap_len a power of two, at most half
+	 * full, fdmap[i] == 0 for an empty cell). */
 	gp_reg *regs;
 	uint32_t nregs, capregs;
 	int32_t free_head;
 	uint32_t *fdmap;
 	size_t fdmap_len;
+#ifdef _WIN32
+	gp_fd_t *fdkeys;
+	size_t fdmap_count;
+#endif
 
-	/* Wake-up descriptor (eventfd, or a pipe) and its coalescing flags. */
+	/* Wake-up descriptor (eventfd, or a pipe; never on Windows, where
+	 * the backend has the wake op) and its coalescing flags. */
 	int wake_rfd, wake_wfd;
 	atomic_int wake_armed; /* a wake-up write is outstanding */
 	atomic_int notified;   /* gp_notify() not yet reported */
@@ -116,7 +132,7 @@ struct gp_poller {
 	enum gp_wait_state state;
 
 	/* The waiter thread of the split wait. */
-	pthread_t thread;
+	gp_thread thread;
 	int thread_started;
 	gp_park go; /* posted by gp_wait_start and gp_poller_free */
 	atomic_int shutdown;
@@ -124,7 +140,7 @@ struct gp_poller {
 	gp_ready_cb ready;
 	void *ready_arg;
 
-	pid_t pid; /* creator's pid, to recognise a forked child */
+	gp_pid pid; /* creator's pid, to recognise a forked child */
 };
 
 /* Helpers the backends use. */
@@ -137,12 +153,17 @@ struct timespec;
  * ns < 0. */
 struct timespec *gp__timespec(int64_t ns, struct timespec *ts);
 
+#ifndef _WIN32
 extern const struct gp_backend_ops gp__poll_ops;
+#endif
 #ifdef HAVE_EPOLL_CREATE1
 extern const struct gp_backend_ops gp__epoll_ops;
 #endif
 #ifdef HAVE_KQUEUE
 extern const struct gp_backend_ops gp__kqueue_ops;
+#endif
+#ifdef _WIN32
+extern const struct gp_backend_ops gp__iocp_ops;
 #endif
 
 #endif /* GP_POLLER_H */

@@ -5,8 +5,9 @@
  * is blocked yet, makes its next gp__park_wait() return at once.  Posts do
  * not count: two posts before a wait are one.  On Linux it is a bare futex
  * word that enters the kernel only when the other side sleeps (one system
- * call per hand-off instead of the condition variable's two or three);
- * elsewhere a mutex and a condition variable.  The post is a release and
+ * call per hand-off instead of the condition variable's two or three); on
+ * Windows an auto-reset event (which has exactly these semantics); elsewhere
+ * a mutex and a condition variable.  The post is a release and
  * the wait an acquire: what the poster wrote before posting is visible to
  * the waiter after it returns.
  *
@@ -19,7 +20,10 @@
 
 #include <stdatomic.h>
 
-#if defined(HAVE_LINUX_FUTEX_H) && defined(HAVE_SYS_SYSCALL_H)
+#if defined(_WIN32)
+#define GP_PARK_EVENT 1
+#include "platform.h"
+#elif defined(HAVE_LINUX_FUTEX_H) && defined(HAVE_SYS_SYSCALL_H)
 #define GP_PARK_FUTEX 1
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -32,7 +36,9 @@ enum { GP_PARK_IDLE, GP_PARK_POSTED, GP_PARK_SLEEPING };
 
 typedef struct gp_park {
 	atomic_int state; /* GP_PARK_* */
-#ifndef GP_PARK_FUTEX
+#if defined(GP_PARK_EVENT)
+	HANDLE event; /* auto-reset: a post sets it, a wait consumes it */
+#elif !defined(GP_PARK_FUTEX)
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 #endif
@@ -42,7 +48,11 @@ static inline int
 gp__park_init(gp_park *k)
 {
 	atomic_init(&k->state, GP_PARK_IDLE);
-#ifndef GP_PARK_FUTEX
+#if defined(GP_PARK_EVENT)
+	k->event = CreateEventW(NULL, FALSE, FALSE, NULL);
+	if (!k->event)
+		return -1;
+#elif !defined(GP_PARK_FUTEX)
 	if (pthread_mutex_init(&k->lock, NULL) != 0)
 		return -1;
 	if (pthread_cond_init(&k->cond, NULL) != 0) {
@@ -56,7 +66,9 @@ gp__park_init(gp_park *k)
 static inline void
 gp__park_destroy(gp_park *k)
 {
-#ifndef GP_PARK_FUTEX
+#if defined(GP_PARK_EVENT)
+	CloseHandle(k->event);
+#elif !defined(GP_PARK_FUTEX)
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
 #else
@@ -67,7 +79,9 @@ gp__park_destroy(gp_park *k)
 static inline void
 gp__park_post(gp_park *k)
 {
-#ifdef GP_PARK_FUTEX
+#if defined(GP_PARK_EVENT)
+	SetEvent(k->event); /* a full barrier */
+#elif defined(GP_PARK_FUTEX)
 	if (atomic_exchange(&k->state, GP_PARK_POSTED) == GP_PARK_SLEEPING)
 		syscall(SYS_futex, &k->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
 		        0);
@@ -82,7 +96,9 @@ gp__park_post(gp_park *k)
 static inline void
 gp__park_wait(gp_park *k)
 {
-#ifdef GP_PARK_FUTEX
+#if defined(GP_PARK_EVENT)
+	WaitForSingleObject(k->event, INFINITE);
+#elif defined(GP_PARK_FUTEX)
 	for (;;) {
 		int v = GP_PARK_POSTED;
 

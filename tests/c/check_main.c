@@ -32,6 +32,7 @@ main(void)
 	SRunner *sr;
 	int id = -1, r, failed;
 
+	tu_init();
 	if (!env)
 		env = "";
 	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)

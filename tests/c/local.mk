@@ -9,7 +9,8 @@
 EXTRA_DIST += \
 	tests/c/run-epoll.sh \
 	tests/c/run-kqueue.sh \
-	tests/c/run-poll.sh
+	tests/c/run-poll.sh \
+	tests/c/run-min.sh
 
 tests_c_sources = \
 	tests/c/check_main.c \
@@ -26,20 +27,31 @@ tests_c_sources = \
 
 tests_c_backends = epoll kqueue poll
 
-if HAVE_CHECK
-check_PROGRAMS += tests/c/check_guestpoll
-tests_c_check_guestpoll_SOURCES = $(tests_c_sources)
-tests_c_check_guestpoll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+# The same test sources built against minicheck (tests/c/minicheck.[ch]),
+# the runner used where Check is missing (Windows).  With Check present it
+# is a second binary, run once for the default backend, so that the runner
+# itself is exercised here; without Check it is the only one.
+tests_c_min_sources = $(tests_c_sources) tests/c/minicheck.c tests/c/minicheck.h
+
 # What the build has, for the few checks that depend on it (testutil.h).
-tests_c_check_guestpoll_CPPFLAGS = $(AM_CPPFLAGS)
+tests_c_cppflags = $(AM_CPPFLAGS)
 if HAVE_KQUEUE
-tests_c_check_guestpoll_CPPFLAGS += -DTU_HAVE_KQUEUE=1
+tests_c_cppflags += -DTU_HAVE_KQUEUE=1
 endif
 if HAVE_LIBKQUEUE
-tests_c_check_guestpoll_CPPFLAGS += -DTU_LIBKQUEUE=1
+tests_c_cppflags += -DTU_LIBKQUEUE=1
 endif
+
+if HAVE_CHECK
+check_PROGRAMS += tests/c/check_guestpoll tests/c/check_guestpoll_min
+tests_c_check_guestpoll_SOURCES = $(tests_c_sources)
+tests_c_check_guestpoll_CPPFLAGS = $(tests_c_cppflags)
+tests_c_check_guestpoll_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_c_check_guestpoll_LDADD = libguestpoll.la $(CHECK_LIBS)
-TESTS += tests/c/run-epoll.sh tests/c/run-kqueue.sh tests/c/run-poll.sh
+tests_c_check_guestpoll_min_SOURCES = $(tests_c_min_sources)
+tests_c_check_guestpoll_min_CPPFLAGS = $(tests_c_cppflags) -DGP_TEST_MINICHECK
+tests_c_check_guestpoll_min_LDADD = libguestpoll.la
+TESTS += tests/c/run-epoll.sh tests/c/run-kqueue.sh tests/c/run-poll.sh tests/c/run-min.sh
 
 if HAVE_VALGRIND
 tests_c_valgrind_flags = \
@@ -68,6 +80,14 @@ check-valgrind:
 	@echo "check-valgrind: valgrind was not found by configure" >&2; exit 1
 endif
 else
+# No Check: the minicheck build is the test binary (run-*.sh run it).
+check_PROGRAMS += tests/c/check_guestpoll
+tests_c_check_guestpoll_SOURCES = $(tests_c_min_sources)
+tests_c_check_guestpoll_CPPFLAGS = $(tests_c_cppflags) -DGP_TEST_MINICHECK
+tests_c_check_guestpoll_CFLAGS = $(AM_CFLAGS)
+tests_c_check_guestpoll_LDADD = libguestpoll.la
+TESTS += tests/c/run-epoll.sh tests/c/run-kqueue.sh tests/c/run-poll.sh
+
 check-valgrind:
 	@echo "check-valgrind: Check was not found by configure" >&2; exit 1
 endif

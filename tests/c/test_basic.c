@@ -6,16 +6,18 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
@@ -85,7 +87,14 @@ END_TEST
 
 START_TEST(test_backend_available)
 {
+#ifdef TU_WINDOWS
+	ck_assert_int_eq(gp_backend_available(GP_BACKEND_IOCP), 1);
+	ck_assert_int_eq(gp_backend_available(GP_BACKEND_POLL), 0);
+	ck_assert_int_eq(gp_backend_available(GP_BACKEND_EPOLL), 0);
+	ck_assert_int_eq(gp_backend_available(GP_BACKEND_KQUEUE), 0);
+#else
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_POLL), 1);
+#endif
 #ifdef __linux__
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_EPOLL), 1);
 	ck_assert_int_eq(gp_backend_available(GP_BACKEND_KQUEUE),
@@ -213,6 +222,7 @@ START_TEST(test_new_bad_options)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* A poller made with the options given; returns the error code. */
 static int
 new_with(int backend, unsigned flags, char *name, size_t size)
@@ -299,6 +309,11 @@ START_TEST(test_env_backend)
 	tu_env_restore(&saved);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_env_backend,
+                   "its expectations are built on the poll backend, which "
+                   "Windows builds lack")
+#endif
 
 START_TEST(test_poller_fd)
 {
@@ -307,6 +322,7 @@ START_TEST(test_poller_fd)
 
 	ck_assert_int_eq(gp_poller_fd(NULL), GP_EINVAL);
 	if (tu_has_kernel_list()) {
+#ifndef TU_WINDOWS
 		int fl;
 		ck_assert_int_ge(fd, 0);
 		fl = fcntl(fd, F_GETFD);
@@ -314,6 +330,7 @@ START_TEST(test_poller_fd)
 		ck_assert_msg(fl & FD_CLOEXEC, "poller fd not close-on-exec");
 		/* The same fd every time. */
 		ck_assert_int_eq(gp_poller_fd(p), fd);
+#endif
 	} else {
 		ck_assert_int_eq(fd, GP_ENOTSUP);
 	}
@@ -326,7 +343,8 @@ END_TEST
 START_TEST(test_poller_fd_nesting)
 {
 	gp_poller *p;
-	int fds[2], efd;
+	tu_fd fds[2];
+	int efd;
 	gp_event ev[4];
 
 	if (!tu_has_kernel_list() ||
@@ -338,9 +356,9 @@ START_TEST(test_poller_fd_nesting)
 	efd = gp_poller_fd(p);
 	ck_assert_int_ge(efd, 0);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
-	ck_assert_int_eq(tu_poll1(efd, POLLIN) & POLLIN, 0);
+	ck_assert_int_eq(tu_poll1(efd, TU_POLLIN) & TU_POLLIN, 0);
 	tu_write1(fds[1]);
-	ck_assert_int_ne(tu_poll1(efd, POLLIN) & POLLIN, 0);
+	ck_assert_int_ne(tu_poll1(efd, TU_POLLIN) & TU_POLLIN, 0);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
@@ -349,6 +367,7 @@ START_TEST(test_poller_fd_nesting)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* Every descriptor the poller opens is close-on-exec, and free closes them
  * all (also after the waiter thread ran). */
 START_TEST(test_poller_fds_cloexec_and_closed)
@@ -395,13 +414,17 @@ START_TEST(test_poller_fds_cloexec_and_closed)
 		ck_assert_int_eq(tu_fd_count(), before);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_poller_fds_cloexec_and_closed,
+                   "close-on-exec and /proc/self/fd")
+#endif
 
 /* ---- readiness ----------------------------------------------------------- */
 
 START_TEST(test_pipe_read)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int dummy;
 
@@ -426,7 +449,7 @@ END_TEST
 START_TEST(test_pipe_write)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -442,7 +465,8 @@ END_TEST
 START_TEST(test_socket_read_write)
 {
 	gp_poller *p = tu_new();
-	int sv[2], i;
+	tu_fd sv[2];
+	int i;
 	gp_event ev[4];
 
 	tu_socketpair(sv);
@@ -475,7 +499,7 @@ END_TEST
 START_TEST(test_interest_mask)
 {
 	gp_poller *p = tu_new();
-	int sv[2];
+	tu_fd sv[2];
 	gp_event ev[4];
 
 	tu_socketpair(sv);
@@ -503,7 +527,7 @@ START_TEST(test_many_fds_data_roundtrip)
 {
 	enum { N = 16 };
 	gp_poller *p = tu_new();
-	int fds[N][2];
+	tu_fd fds[N][2];
 	int tags[N];
 	gp_event ev[N + 4];
 	int n, seen[N] = {0};
@@ -543,7 +567,7 @@ static void
 check_peer_hup(int sock)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	char c;
 
@@ -558,7 +582,7 @@ check_peer_hup(int sock)
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, fds[0]);
 	TU_ASSERT_BITS(ev[0].events, GP_HUP | GP_READ, GP_WRITE);
-	ck_assert_int_eq(read(fds[0], &c, 1), 0); /* EOF */
+	ck_assert_int_eq(tu_read(fds[0], &c, 1), 0); /* EOF */
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	tu_close(fds[0]);
 	gp_poller_free(p);
@@ -570,10 +594,11 @@ START_TEST(test_pipe_hup)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 START_TEST(test_pipe_hup_with_data)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -590,6 +615,11 @@ START_TEST(test_pipe_hup_with_data)
 	gp_poller_free(p);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_pipe_hup_with_data,
+                   "a pipe's hang-up with unread data; on a TCP pair AFD "
+                   "may report the disconnect only once the data is read")
+#endif
 
 START_TEST(test_socket_hup)
 {
@@ -601,7 +631,7 @@ END_TEST
 START_TEST(test_socket_hup_write_interest)
 {
 	gp_poller *p = tu_new();
-	int sv[2];
+	tu_fd sv[2];
 	gp_event ev[4];
 	int n;
 
@@ -620,11 +650,12 @@ START_TEST(test_socket_hup_write_interest)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* The write end of a pipe whose read end is closed has an error. */
 START_TEST(test_pipe_err)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -646,13 +677,15 @@ START_TEST(test_pipe_err)
 	gp_poller_free(p);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_pipe_err, "EPIPE on a pipe's write end")
+#endif
 
 /* A unix socket whose peer closed with unread data has ECONNRESET pending. */
 START_TEST(test_socket_pending_error)
 {
 	gp_poller *p = tu_new();
-	int sv[2], err = 0;
-	socklen_t len = sizeof err;
+	tu_fd sv[2];
 	gp_event ev[4];
 
 	tu_socketpair(sv);
@@ -663,17 +696,24 @@ START_TEST(test_socket_pending_error)
 	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
 	ck_assert_int_eq(ev[0].fd, sv[0]);
 	TU_ASSERT_BITS(ev[0].events, GP_ERR | GP_HUP, GP_WRITE);
-	ck_assert_int_eq(getsockopt(sv[0], SOL_SOCKET, SO_ERROR, &err, &len),
-	                 0);
-	if (!tu_libkqueue_skip("test_socket_pending_error", "SO_ERROR",
-	                       "its wait reads (and so clears) SO_ERROR"))
-		ck_assert_int_eq(err, ECONNRESET);
+	if (tu_under_wine()) {
+		/* Every check above ran; only this one is left out. */
+		tu_skip("test_socket_pending_error: Wine limitation: "
+		        "getsockopt(SO_ERROR) gives 0 after the connection "
+		        "reset (seen with Wine 8.0), where Linux gives "
+		        "ECONNRESET");
+	} else if (!tu_libkqueue_skip("test_socket_pending_error", "SO_ERROR",
+	                              "its wait reads (and so clears) "
+	                              "SO_ERROR")) {
+		ck_assert_int_eq(tu_sock_error(sv[0]), TU_ECONNRESET);
+	}
 	ck_assert_int_eq(gp_remove(p, sv[0]), 0);
 	tu_close(sv[0]);
 	gp_poller_free(p);
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* A refused TCP connect on the loopback: GP_ERR (skipped without a
  * loopback interface). */
 START_TEST(test_tcp_refused)
@@ -791,13 +831,94 @@ START_TEST(test_regular_file)
 	gp_poller_free(p);
 }
 END_TEST
+#else
+/* The Windows forms of the two tests above. */
+
+/* A refused TCP connect on the loopback: GP_ERR (AFD_POLL_CONNECT_FAIL). */
+START_TEST(test_tcp_refused)
+{
+	struct sockaddr_in sa;
+	int len = sizeof sa, r;
+	SOCKET l, s;
+	u_long on = 1;
+	gp_poller *p;
+	gp_event ev[4];
+	int64_t t0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	ck_assert(l != INVALID_SOCKET);
+	if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) != 0) {
+		closesocket(l);
+		tu_skip("test_tcp_refused: no loopback (WSA error %d)",
+		        WSAGetLastError());
+		return;
+	}
+	tu_close((tu_fd)l); /* the port is now (very likely) closed */
+	s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	ck_assert(s != INVALID_SOCKET);
+	ck_assert_int_eq(ioctlsocket(s, FIONBIO, &on), 0);
+	r = connect(s, (struct sockaddr *)&sa, sizeof sa);
+	if (r == 0 || WSAGetLastError() != WSAEWOULDBLOCK) {
+		tu_close((tu_fd)s);
+		tu_skip("test_tcp_refused: connect returned at once (%d)",
+		        r == 0 ? 0 : WSAGetLastError());
+		return;
+	}
+	p = tu_new();
+	ck_assert_int_eq(gp_add(p, (tu_fd)s, GP_WRITE, TU_TAG(1)), 0);
+	t0 = tu_now_ns();
+	r = gp_wait(p, ev, 4, TU_MS(TU_PATIENCE_MS));
+	ck_assert_int_eq(r, 1);
+	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(TU_PATIENCE_MS));
+	ck_assert_ptr_eq(ev[0].data, TU_TAG(1));
+	TU_ASSERT_BITS(ev[0].events, GP_ERR, GP_READ);
+	ck_assert_int_eq(gp_remove(p, (tu_fd)s), 0);
+	tu_close((tu_fd)s);
+	gp_poller_free(p);
+}
+END_TEST
+
+/* Only sockets: another kind of handle (an event, a file) is GP_EPERM,
+ * and nothing is registered. */
+START_TEST(test_regular_file)
+{
+	gp_poller *p = tu_new();
+	char dir[MAX_PATH], path[MAX_PATH];
+	HANDLE e = CreateEventW(NULL, FALSE, FALSE, NULL), f;
+	gp_event ev[4];
+
+	ck_assert(e != NULL);
+	ck_assert(GetTempPathA(sizeof dir, dir) > 0);
+	ck_assert(GetTempFileNameA(dir, "gpt", 0, path) != 0);
+	f = CreateFileA(
+	        path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS,
+	        FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+	ck_assert(f != INVALID_HANDLE_VALUE);
+	ck_assert_int_eq(gp_add(p, (tu_fd)e, GP_READ, TU_TAG(1)), GP_EPERM);
+	ck_assert_int_eq(gp_add(p, (tu_fd)f, GP_READ | GP_WRITE, TU_TAG(2)),
+	                 GP_EPERM);
+	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+	ck_assert_int_eq(gp_remove(p, (tu_fd)e), GP_ENOENT);
+	ck_assert_int_eq(gp_modify(p, (tu_fd)f, GP_READ, NULL), GP_ENOENT);
+	/* Refused again, not GP_EEXIST. */
+	ck_assert_int_eq(gp_add(p, (tu_fd)f, GP_READ, NULL), GP_EPERM);
+	CloseHandle(f);
+	CloseHandle(e);
+	gp_poller_free(p);
+}
+END_TEST
+#endif
 
 /* Removing a registered fd that was already closed succeeds, and its
  * number can be registered again. */
 START_TEST(test_remove_after_close)
 {
 	gp_poller *p = tu_new();
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[4];
 
 	tu_pipe(a);
@@ -807,7 +928,9 @@ START_TEST(test_remove_after_close)
 	ck_assert_int_eq(gp_remove(p, a[0]), GP_ENOENT);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
 	tu_pipe(b);
+#ifndef TU_WINDOWS
 	ck_assert_int_eq(b[0], a[0]); /* lowest free numbers */
+#endif
 	ck_assert_int_eq(gp_add(p, b[0], GP_READ, TU_TAG(2)), 0);
 	tu_write1(b[1]);
 	ck_assert_int_eq(gp_wait(p, ev, 4, 0), 1);
@@ -820,11 +943,11 @@ END_TEST
 
 /* Closed without gp_remove: poll reports POLLNVAL once as GP_ERR, then
  * stops polling it; epoll forgets it (the kernel dropped the last
- * reference). */
+ * reference), and so does IOCP (AFD reports LOCAL_CLOSE). */
 START_TEST(test_closed_without_remove)
 {
 	gp_poller *p = tu_new();
-	int a[2], other[2];
+	tu_fd a[2], other[2];
 	gp_event ev[4];
 	int n;
 
@@ -836,7 +959,7 @@ START_TEST(test_closed_without_remove)
 	ck_assert_int_eq(gp_add(p, other[0], GP_READ, TU_TAG(2)), 0);
 	tu_close(a[0]);
 	n = gp_wait(p, ev, 4, 0);
-	if (tu_has_kernel_list()) {
+	if (tu_has_kernel_list() || tu_is_iocp()) {
 		ck_assert_int_eq(n, 0);
 	} else {
 		ck_assert_int_eq(n, 1);
@@ -862,7 +985,7 @@ END_TEST
 START_TEST(test_free_keeps_user_fds)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	char c;
 
 	tu_pipe(fds);
@@ -872,7 +995,7 @@ START_TEST(test_free_keeps_user_fds)
 	ck_assert(tu_fd_is_open(fds[0]));
 	ck_assert(tu_fd_is_open(fds[1]));
 	tu_write1(fds[1]);
-	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	ck_assert_int_eq(tu_read(fds[0], &c, 1), 1);
 	tu_close_pair(fds);
 }
 END_TEST
@@ -881,7 +1004,7 @@ END_TEST
 START_TEST(test_two_pollers)
 {
 	gp_poller *p = tu_new(), *q = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);

@@ -6,14 +6,16 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
@@ -33,7 +35,7 @@ START_TEST(test_free_in_flight)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	int64_t t0, dt;
 
 	tu_ready_init(&r);
@@ -122,7 +124,7 @@ START_TEST(test_free_uncollected)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[2];
 
 	tu_ready_init(&r);
@@ -160,6 +162,7 @@ END_TEST
 
 /* ---- fork ---------------------------------------------------------------- */
 
+#ifndef TU_WINDOWS
 /* Waits for pid up to TU_PATIENCE_MS; returns its wait status, or -1
  * after killing it. */
 static int
@@ -190,7 +193,8 @@ START_TEST(test_fork_child_free)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2], other[2], status;
+	tu_fd fds[2], other[2];
+	int status;
 	gp_event ev[4];
 	pid_t pid;
 
@@ -250,11 +254,15 @@ START_TEST(test_fork_child_free)
 	tu_close_pair(other);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_fork_child_free, "fork()")
+#endif
 
 /* ---- 10,000 registrations ----------------------------------------------- */
 
 enum { NREG = 10000, NPAIR = NREG / 2 };
 
+#ifndef TU_WINDOWS
 /* Raises the soft descriptor limit to allow `need`; returns 0 (and leaves
  * *old untouched) if the hard limit is too low. */
 static int
@@ -277,6 +285,7 @@ raise_nofile(rlim_t need, struct rlimit *old)
 	}
 	return 1;
 }
+#endif
 
 static int
 pair_ready(int i, int side)
@@ -286,16 +295,20 @@ pair_ready(int i, int side)
 
 START_TEST(test_many_registrations)
 {
+#ifndef TU_WINDOWS
 	struct rlimit old;
-	int(*sv)[2];
+#endif
+	tu_fd(*sv)[2];
 	char *seen;
 	gp_event *ev;
 	gp_poller *p;
 	tu_ready r;
 	int want = 0, got = 0, n;
 
+#ifndef TU_WINDOWS
 	if (!raise_nofile(NREG + 256, &old))
 		return;
+#endif
 	sv = calloc(NPAIR, sizeof *sv);
 	seen = calloc(NREG, 1);
 	ev = calloc(NREG, sizeof *ev);
@@ -372,7 +385,9 @@ START_TEST(test_many_registrations)
 	free(sv);
 	free(seen);
 	free(ev);
+#ifndef TU_WINDOWS
 	setrlimit(RLIMIT_NOFILE, &old);
+#endif
 }
 END_TEST
 

@@ -5,14 +5,16 @@
 #define _GNU_SOURCE
 
 #include <string.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
 START_TEST(test_level_repeats)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -34,7 +36,7 @@ END_TEST
 START_TEST(test_oneshot)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -75,7 +77,7 @@ END_TEST
 START_TEST(test_oneshot_read_write)
 {
 	gp_poller *p = tu_new();
-	int sv[2];
+	tu_fd sv[2];
 
 	tu_socketpair(sv);
 	tu_write1(sv[1]);
@@ -100,7 +102,7 @@ END_TEST
 START_TEST(test_oneshot_read_then_write)
 {
 	gp_poller *p = tu_new();
-	int sv[2];
+	tu_fd sv[2];
 	gp_event ev[4];
 
 	tu_socketpair(sv);
@@ -113,7 +115,7 @@ START_TEST(test_oneshot_read_then_write)
 	TU_EXPECT_ONE(p, sv[0], TU_TAG(1), GP_READ);
 	/* Writable now, but disarmed. */
 	ck_assert_int_gt(tu_drain(sv[1]), 0);
-	ck_assert_int_ne(tu_poll1(sv[0], POLLOUT) & POLLOUT, 0);
+	ck_assert_int_ne(tu_poll1(sv[0], TU_POLLOUT) & TU_POLLOUT, 0);
 	TU_EXPECT_NONE(p);
 	ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
 	/* Re-armed: both directions, one record. */
@@ -135,7 +137,8 @@ START_TEST(test_max_one_oneshot)
 	enum { N = 5 };
 	int maxev = _i == 0 ? 256 : 1;
 	gp_poller *p = tu_new_max(maxev);
-	int fds[N][2], seen[N] = {0};
+	tu_fd fds[N][2];
+	int seen[N] = {0};
 	gp_event ev[2];
 
 	for (int i = 0; i < N; i++) {
@@ -169,7 +172,7 @@ END_TEST
 START_TEST(test_max_events_one_level)
 {
 	gp_poller *p = tu_new_max(1);
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[4];
 	int n;
 
@@ -203,7 +206,7 @@ END_TEST
 START_TEST(test_edge)
 {
 	gp_poller *p;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	if (!tu_has_kernel_list())
@@ -245,7 +248,7 @@ END_TEST
 START_TEST(test_edge_ready_at_add)
 {
 	gp_poller *p;
-	int sv[2];
+	tu_fd sv[2];
 
 	if (!tu_has_kernel_list())
 		return;
@@ -263,7 +266,7 @@ END_TEST
 START_TEST(test_edge_oneshot)
 {
 	gp_poller *p;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	if (!tu_has_kernel_list())
@@ -308,7 +311,7 @@ END_TEST
 START_TEST(test_modify_interest_and_data)
 {
 	gp_poller *p = tu_new();
-	int sv[2];
+	tu_fd sv[2];
 
 	tu_socketpair(sv);
 	ck_assert_int_eq(gp_add(p, sv[0], GP_READ, TU_TAG(1)), 0);
@@ -333,7 +336,7 @@ END_TEST
 START_TEST(test_same_data_for_two_fds)
 {
 	gp_poller *p = tu_new();
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[4];
 	int ia, ib;
 

@@ -8,8 +8,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/resource.h>
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
@@ -31,7 +33,7 @@ START_TEST(test_start_returns_at_once)
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), GP_EBUSY);
 	ck_assert_int_eq(gp_notify(p), 0);
 	tu_await_ready(&r, 1);
-	ck_assert_msg(!pthread_equal(r.thread, pthread_self()),
+	ck_assert_msg(!tu_thread_id_eq(r.thread, tu_thread_self()),
 	              "ready ran on the owner thread");
 	ck_assert_msg(r.signals_masked, "the waiter thread takes signals");
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
@@ -50,9 +52,9 @@ START_TEST(test_split_ready_fd)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
-	pthread_t first;
+	tu_thread_id first;
 
 	tu_ready_init(&r);
 	tu_pipe(fds);
@@ -62,7 +64,7 @@ START_TEST(test_split_ready_fd)
 		tu_start_await(p, -1, &r, i);
 		if (i == 1)
 			first = r.thread;
-		ck_assert_msg(pthread_equal(r.thread, first),
+		ck_assert_msg(tu_thread_id_eq(r.thread, first),
 		              "waiter thread not reused");
 		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 1);
 		TU_ASSERT_EVENT(ev[0], TU_TAG(1), fds[0], GP_READ);
@@ -80,7 +82,7 @@ END_TEST
 START_TEST(test_collect_without_start)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
@@ -138,7 +140,8 @@ START_TEST(test_collect_drain_max1)
 	enum { N = 4 };
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[N][2], seen[N] = {0};
+	tu_fd fds[N][2];
+	int seen[N] = {0};
 	gp_event ev[N + 2];
 
 	tu_ready_init(&r);
@@ -195,7 +198,7 @@ START_TEST(test_split_timeout)
 	static const int64_t timeouts[] = {0, 1500000, TU_MS(30)};
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_ready_init(&r);
@@ -247,7 +250,7 @@ START_TEST(test_split_add_while_in_flight)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2], sv[2];
+	tu_fd fds[2], sv[2];
 	gp_event ev[4];
 
 	tu_ready_init(&r);
@@ -296,7 +299,7 @@ START_TEST(test_split_remaining_time)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int64_t t0, dt;
 
@@ -325,7 +328,7 @@ END_TEST
 /* The ready callback may call gp_notify and the registration calls. */
 struct reentrant {
 	gp_poller *p;
-	int fd;
+	tu_fd fd;
 	atomic_int calls;
 	int rc_notify;
 	int rc_modify;
@@ -344,7 +347,7 @@ reentrant_cb(void *arg)
 START_TEST(test_ready_cb_may_call_api)
 {
 	struct reentrant x;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int64_t deadline;
 	int calls;
@@ -378,6 +381,7 @@ START_TEST(test_ready_cb_may_call_api)
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* A wait that fails: its negative code is returned once by collect, then
  * the poller is idle again.  Provoked on the poll backend only, where
  * poll() refuses more descriptors than RLIMIT_NOFILE allows (EINVAL);
@@ -388,7 +392,7 @@ START_TEST(test_split_wait_error)
 	enum { NP = 24 };
 	gp_poller *p;
 	tu_ready r;
-	int fds[NP][2];
+	tu_fd fds[NP][2];
 	struct pollfd probe[2 * NP];
 	gp_event ev[4];
 	struct rlimit old, low;
@@ -445,6 +449,10 @@ START_TEST(test_split_wait_error)
 	tu_ready_destroy(&r);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_split_wait_error,
+                   "provoked through RLIMIT_NOFILE and the poll backend")
+#endif
 
 /* ---- many cycles ----------------------------------------------------- */
 
@@ -453,21 +461,22 @@ END_TEST
 START_TEST(test_many_cycles)
 {
 	gp_poller *p = tu_new();
-	int fds[2], wake[2], n = 100000;
+	tu_fd fds[2], wake[2];
+	int n = 100000;
 	gp_event ev[4];
 	char buf[8];
 
 	tu_pipe(fds);
 	/* The ready callback wakes the owner through a pipe (no locks);
 	 * its read end blocks. */
-	ck_assert_int_eq(pipe(wake), 0);
+	tu_blocking_pipe(wake);
 	tu_write1(fds[1]);
 	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
 	for (int i = 0; i < n; i++) {
 		int r = gp_wait_start(p, -1, tu_act_write1, &wake[1]);
 		if (r != 0)
 			ck_abort_msg("cycle %d: gp_wait_start %d", i, r);
-		if (read(wake[0], buf, 1) != 1)
+		if (tu_read(wake[0], buf, 1) != 1)
 			ck_abort_msg("cycle %d: no ready", i);
 		r = gp_wait_collect(p, ev, 4);
 		if (r != 1 || ev[0].data != TU_TAG(1) || ev[0].fd != fds[0] ||
@@ -476,7 +485,7 @@ START_TEST(test_many_cycles)
 			             i, r, ev[0].data, ev[0].events);
 	}
 	/* No extra ready calls. */
-	ck_assert_int_eq(tu_poll1(wake[0], POLLIN), 0);
+	ck_assert_int_eq(tu_poll1(wake[0], TU_POLLIN), 0);
 	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
 	tu_close_pair(fds);
 	gp_poller_free(p);
@@ -489,7 +498,7 @@ START_TEST(test_alternate_wait_kinds)
 {
 	gp_poller *p = tu_new();
 	tu_ready r;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_ready_init(&r);
@@ -520,7 +529,7 @@ END_TEST
 START_TEST(test_wait_poll)
 {
 	gp_poller *p = tu_new();
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[4];
 	tu_ready r;
 

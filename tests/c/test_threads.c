@@ -7,14 +7,16 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
 struct reg_op {
 	gp_poller *p;
-	int fd;
-	int wfd; /* written after the operation when >= 0 */
+	tu_fd fd;
+	tu_fd wfd; /* written after the operation unless GP_INVALID_FD */
 	unsigned events;
 	void *data;
 	int rc;
@@ -22,12 +24,12 @@ struct reg_op {
 
 /* An operation on p's registration of fd (rc: not run yet). */
 static void
-op_init(struct reg_op *o, gp_poller *p, int fd, unsigned events, void *data)
+op_init(struct reg_op *o, gp_poller *p, tu_fd fd, unsigned events, void *data)
 {
 	memset(o, 0, sizeof *o);
 	o->p = p;
 	o->fd = fd;
-	o->wfd = -1;
+	o->wfd = GP_INVALID_FD;
 	o->events = events;
 	o->data = data;
 	o->rc = -100;
@@ -55,10 +57,8 @@ static void
 act_remove_write_notify(void *arg)
 {
 	struct reg_op *o = arg;
-	char c = 'r';
-
 	o->rc = gp_remove(o->p, o->fd);
-	if (write(o->wfd, &c, 1) != 1)
+	if (tu_write(o->wfd, "r", 1) != 1)
 		o->rc = -1000;
 	tu_sleep_ms(100);
 	gp_notify(o->p);
@@ -85,7 +85,7 @@ expect_op_wakes(struct reg_op *o, tu_action act, int delay_ms,
 START_TEST(test_add_while_blocked)
 {
 	struct reg_op o;
-	int fds[2];
+	tu_fd fds[2];
 
 	tu_pipe(fds);
 	tu_write1(fds[1]);
@@ -101,7 +101,7 @@ END_TEST
 START_TEST(test_add_writable_while_blocked)
 {
 	struct reg_op o;
-	int sv[2];
+	tu_fd sv[2];
 
 	tu_socketpair(sv);
 	op_init(&o, tu_new(), sv[1], GP_WRITE, TU_TAG(2));
@@ -117,7 +117,7 @@ END_TEST
 START_TEST(test_remove_while_blocked)
 {
 	struct reg_op o;
-	int fds[2], keep[2];
+	tu_fd fds[2], keep[2];
 	gp_event ev[4];
 	int n;
 
@@ -150,7 +150,7 @@ END_TEST
 START_TEST(test_modify_while_blocked)
 {
 	struct reg_op o;
-	int sv[2];
+	tu_fd sv[2];
 
 	tu_socketpair(sv);
 	op_init(&o, tu_new(), sv[0], GP_WRITE, TU_TAG(2));
@@ -167,7 +167,7 @@ END_TEST
 START_TEST(test_rearm_while_blocked)
 {
 	struct reg_op o;
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 
 	tu_pipe(fds);
@@ -217,7 +217,7 @@ blocker_main(void *arg)
 START_TEST(test_concurrent_wait_busy)
 {
 	struct blocker b;
-	pthread_t th;
+	tu_thread th;
 	tu_ready r;
 	gp_event ev[4];
 	int64_t t0, deadline;
@@ -228,7 +228,7 @@ START_TEST(test_concurrent_wait_busy)
 	atomic_init(&b.result, 1000);
 	atomic_init(&b.busy_retries, 0);
 	tu_ready_init(&r);
-	ck_assert_int_eq(pthread_create(&th, NULL, blocker_main, &b), 0);
+	ck_assert_int_eq(tu_thread_start(&th, blocker_main, &b), 0);
 	/* Probe with timeout 0 until the blocker is inside gp_wait. */
 	deadline = tu_now_ns() + TU_MS(TU_PATIENCE_MS);
 	while (tu_now_ns() < deadline) {
@@ -252,7 +252,7 @@ START_TEST(test_concurrent_wait_busy)
 	ck_assert_int_lt(tu_now_ns() - t0, TU_MS(1000));
 	/* Registrations and notify are fine meanwhile. */
 	ck_assert_int_eq(gp_notify(b.p), 0);
-	pthread_join(th, NULL);
+	tu_thread_join(th);
 	rc = atomic_load(&b.result);
 	ck_assert_int_eq(rc, 1);
 	TU_ASSERT_NOTIFIED(b.ev[0]);
@@ -285,25 +285,24 @@ churner_main(void *arg)
 	struct churner *c = arg;
 
 	for (int i = 0; i < c->iterations; i++) {
-		int fds[2];
-		char ch = 'c';
-		if (pipe(fds) != 0) {
+		tu_fd fds[2];
+		if (tu_pipe_quiet(fds) != 0) {
 			atomic_fetch_add(&c->errors, 1);
 			break;
 		}
-		if (write(fds[1], &ch, 1) != 1)
+		if (tu_write(fds[1], "c", 1) != 1)
 			atomic_fetch_add(&c->errors, 1);
 		if (gp_add(c->p, fds[0], GP_READ, CHURN_TAG(i, fds[0])) != 0)
 			atomic_fetch_add(&c->errors, 1);
 		if (i % 3 == 0)
-			sched_yield();
+			tu_yield();
 		if (i % 5 == 0 && gp_modify(c->p, fds[0], GP_READ | GP_ONESHOT,
 		                            CHURN_TAG(i, fds[0])) != 0)
 			atomic_fetch_add(&c->errors, 1);
 		if (gp_remove(c->p, fds[0]) != 0)
 			atomic_fetch_add(&c->errors, 1);
-		close(fds[0]);
-		close(fds[1]);
+		tu_close_quiet(fds[0]);
+		tu_close_quiet(fds[1]);
 	}
 	atomic_store(&c->done, 1);
 	gp_notify(c->p);
@@ -316,7 +315,7 @@ churner_main(void *arg)
 START_TEST(test_churn_pairing)
 {
 	struct churner c;
-	pthread_t th;
+	tu_thread th;
 	gp_event ev[16];
 	int errors;
 
@@ -324,7 +323,7 @@ START_TEST(test_churn_pairing)
 	c.iterations = 3000;
 	atomic_init(&c.done, 0);
 	atomic_init(&c.errors, 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, churner_main, &c), 0);
+	ck_assert_int_eq(tu_thread_start(&th, churner_main, &c), 0);
 	while (!atomic_load(&c.done)) {
 		int n = gp_wait(c.p, ev, 16, TU_MS(100));
 		ck_assert_int_ge(n, 0);
@@ -337,7 +336,7 @@ START_TEST(test_churn_pairing)
 			TU_ASSERT_BITS(ev[k].events, GP_READ, 0);
 		}
 	}
-	pthread_join(th, NULL);
+	tu_thread_join(th);
 	errors = atomic_load(&c.errors);
 	ck_assert_int_eq(errors, 0);
 	/* Everything was removed. */

@@ -9,10 +9,12 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#ifndef _WIN32
+#include <signal.h>
 #include <unistd.h>
+#endif
 
 #include "testutil.h"
 
@@ -47,7 +49,7 @@ check_timeout_during(gp_poller *p, int64_t timeout_ns, int delay_ms,
 START_TEST(test_timeout_zero)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int64_t t0;
 
@@ -75,7 +77,7 @@ START_TEST(test_timeout_short)
 	        TU_MS(20), 1500000, 1, 999999, 1000001, TU_MS(50), 250000,
 	};
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 
 	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
 		check_timeout_during(p, timeouts[i], 0, NULL, NULL);
@@ -115,7 +117,7 @@ END_TEST
 START_TEST(test_event_ends_timed_wait)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int64_t dt;
 
@@ -137,7 +139,7 @@ END_TEST
 START_TEST(test_notify_other_thread)
 {
 	gp_poller *p = tu_new();
-	int fds[2];
+	tu_fd fds[2];
 	gp_event ev[4];
 	int64_t dt;
 
@@ -191,7 +193,7 @@ END_TEST
 /* A notify on p with two ready registrations: a[0] for GP_READ (data
  * TU_TAG(1)) and b[1] for GP_WRITE (data TU_TAG(2)). */
 static void
-notify_two_ready(gp_poller *p, int a[2], int b[2])
+notify_two_ready(gp_poller *p, tu_fd a[2], tu_fd b[2])
 {
 	tu_pipe(a);
 	tu_pipe(b);
@@ -202,7 +204,7 @@ notify_two_ready(gp_poller *p, int a[2], int b[2])
 }
 
 static void
-close_two_ready(gp_poller *p, const int a[2], const int b[2])
+close_two_ready(gp_poller *p, const tu_fd a[2], const tu_fd b[2])
 {
 	ck_assert_int_eq(gp_remove(p, a[0]), 0);
 	ck_assert_int_eq(gp_remove(p, b[1]), 0);
@@ -215,7 +217,7 @@ close_two_ready(gp_poller *p, const int a[2], const int b[2])
 START_TEST(test_notify_first_with_events)
 {
 	gp_poller *p = tu_new();
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[8];
 
 	notify_two_ready(p, a, b);
@@ -236,7 +238,7 @@ END_TEST
 START_TEST(test_notify_first_max1)
 {
 	gp_poller *p = tu_new();
-	int a[2], b[2];
+	tu_fd a[2], b[2];
 	gp_event ev[8];
 
 	notify_two_ready(p, a, b);
@@ -284,7 +286,8 @@ poll_after_notify(int max_events, int split, int max, int order)
 {
 	gp_poller *p = tu_new_max(max_events);
 	tu_ready r;
-	int fds[2], notified = 0, n;
+	tu_fd fds[2];
+	int notified = 0, n;
 	gp_event ev[4];
 
 	tu_ready_init(&r);
@@ -387,15 +390,14 @@ flood_main(void *arg)
 START_TEST(test_notify_flood)
 {
 	struct flood f;
-	pthread_t th[2];
+	tu_thread th[2];
 	gp_event ev[8];
 	int n, total = 0;
 
 	f.p = tu_new();
 	atomic_init(&f.stop, 0);
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, flood_main, &f),
-		                 0);
+		ck_assert_int_eq(tu_thread_start(&th[i], flood_main, &f), 0);
 	for (int k = 0; k < 200; k++) {
 		n = gp_wait(f.p, ev, 8, TU_MS(10000));
 		ck_assert_int_eq(n, 1);
@@ -404,13 +406,14 @@ START_TEST(test_notify_flood)
 	}
 	atomic_store(&f.stop, 1);
 	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
+		tu_thread_join(th[i]);
 	tu_expect_notify_leftover(f.p);
 	ck_assert_int_eq(total, 200);
 	gp_poller_free(f.p);
 }
 END_TEST
 
+#ifndef TU_WINDOWS
 /* ---- signals ------------------------------------------------------------- */
 
 static gp_poller *sig_poller;
@@ -510,7 +513,8 @@ START_TEST(test_eintr)
 	pthread_t th;
 	gp_poller *p = tu_new();
 	gp_event ev[4];
-	int fds[2], r;
+	tu_fd fds[2];
+	int r;
 	int64_t t0, dt;
 
 	tu_pipe(fds);
@@ -541,13 +545,17 @@ START_TEST(test_eintr)
 	gp_poller_free(p);
 }
 END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_notify_from_signal_handler, "signals")
+TU_POSIX_ONLY_TEST(test_eintr, "signals and EINTR")
+#endif
 
 /* ---- remaining time across internal wakeups ---------------------------- */
 
 struct churn {
 	gp_poller *p;
-	int fds[2];
-	int sv[2];
+	tu_fd fds[2];
+	tu_fd sv[2];
 	int rc[6];
 };
 
@@ -592,7 +600,7 @@ END_TEST
 /* One add of a non-ready fd in the middle of a wait. */
 struct add1 {
 	gp_poller *p;
-	int fd;
+	tu_fd fd;
 	int rc;
 };
 
@@ -607,7 +615,7 @@ act_add1(void *arg)
 START_TEST(test_remaining_time_single_add)
 {
 	struct add1 x;
-	int fds[2];
+	tu_fd fds[2];
 
 	x.p = tu_new();
 	tu_pipe(fds);

@@ -6,7 +6,10 @@
 
 EXTRA_DIST += tests/stress/run-stress.sh
 
+# POSIX only: pipes and POSIX threads (the Windows build skips it).
+if !GP_WINDOWS
 check_PROGRAMS += tests/stress/gp_stress
 tests_stress_gp_stress_SOURCES = tests/stress/gp_stress.c
 tests_stress_gp_stress_LDADD = libguestpoll.la
 TESTS += tests/stress/run-stress.sh
+endif
