@@ -28,11 +28,13 @@ ep_init(gp_poller *p)
 	struct epoll_event ev = {0};
 	int rc;
 
-	s = malloc(sizeof *s + (size_t)p->raw_cap * sizeof s->evs[0]);
+	s = gp__malloc(sizeof *s + (size_t)p->raw_cap * sizeof s->evs[0]);
 	if (!s)
 		return GP_ENOMEM;
 	s->no_pwait2 = 0;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->epfd = GP_FAULT_FAILS(GP_FAULT_BACKEND, EMFILE)
+	                  ? -1
+	                  : epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0) {
 		rc = gp__errno_code(errno);
 		free(s);
@@ -40,7 +42,8 @@ ep_init(gp_poller *p)
 	}
 	ev.events = EPOLLIN;
 	ev.data.u64 = GP_WAKE_TOKEN;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->wake_rfd, &ev) < 0) {
+	if (GP_FAULT_FAILS(GP_FAULT_CTL, ENOMEM) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->wake_rfd, &ev) < 0) {
 		rc = gp__errno_code(errno);
 		close(s->epfd);
 		free(s);
@@ -91,7 +94,8 @@ ep_ctl(gp_poller *p, enum gp_ctl_op op, uint32_t slot)
 	if (r->events & GP_EDGE)
 		ev.events |= EPOLLET;
 	ev.data.u64 = GP_TOKEN(slot, r->gen);
-	if (epoll_ctl(s->epfd, kop, r->fd, &ev) < 0)
+	if (GP_FAULT_FAILS(GP_FAULT_CTL, ENOMEM) ||
+	    epoll_ctl(s->epfd, kop, r->fd, &ev) < 0)
 		return gp__errno_code(errno);
 	return 0;
 }

@@ -238,7 +238,8 @@ io_init(gp_poller *p)
 	gp_ntstatus st;
 	int rc;
 
-	s = calloc(1, sizeof *s + (size_t)p->raw_cap * sizeof s->entries[0]);
+	s = gp__calloc(1,
+	               sizeof *s + (size_t)p->raw_cap * sizeof s->entries[0]);
 	if (!s)
 		return GP_ENOMEM;
 	/* Resolved once per poller, into its own state: no process-wide
@@ -391,7 +392,7 @@ sock_reserve(struct iocp_state *s, uint32_t slot)
 		return 0;
 	while (n <= slot)
 		n *= 2;
-	v = realloc(s->socks, (size_t)n * sizeof *v);
+	v = gp__realloc(s->socks, (size_t)n * sizeof *v);
 	if (!v)
 		return GP_ENOMEM;
 	memset(v + s->nsocks, 0, (size_t)(n - s->nsocks) * sizeof *v);
@@ -407,7 +408,7 @@ queue_push(struct iocp_state *s, uint32_t slot)
 		return 0;
 	if (s->nqueue == s->capqueue) {
 		size_t cap = s->capqueue ? s->capqueue * 2 : 64;
-		uint32_t *q = realloc(s->queue, cap * sizeof *q);
+		uint32_t *q = gp__realloc(s->queue, cap * sizeof *q);
 		if (!q)
 			return GP_ENOMEM;
 		s->queue = q;
@@ -430,7 +431,7 @@ submit(gp_poller *p, struct iocp_state *s, uint32_t slot)
 	gp_ntstatus st;
 
 	if (!op) {
-		op = calloc(1, sizeof *op);
+		op = gp__calloc(1, sizeof *op);
 		if (!op)
 			return GP_ENOMEM;
 		k->op = op;

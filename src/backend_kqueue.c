@@ -155,7 +155,7 @@ kq_reserve(gp_poller *p, struct kq_state *s)
 
 	if (s->nslots >= p->capregs)
 		return 0;
-	ns = realloc(s->slots, (size_t)p->capregs * sizeof *ns);
+	ns = gp__realloc(s->slots, (size_t)p->capregs * sizeof *ns);
 	if (!ns)
 		return GP_ENOMEM;
 	memset(ns + s->nslots, 0, (p->capregs - s->nslots) * sizeof *ns);
@@ -373,13 +373,13 @@ kq_init(gp_poller *p)
 	struct kevent ch;
 	int rc;
 
-	s = malloc(sizeof *s + (size_t)p->raw_cap * sizeof s->evs[0]);
+	s = gp__malloc(sizeof *s + (size_t)p->raw_cap * sizeof s->evs[0]);
 	if (!s)
 		return GP_ENOMEM;
 	s->slots = NULL;
 	s->nslots = 0;
 	s->stamp = 0;
-	s->kq = kqueue();
+	s->kq = GP_FAULT_FAILS(GP_FAULT_BACKEND, EMFILE) ? -1 : kqueue();
 	if (s->kq < 0) {
 		rc = gp__errno_code(errno);
 		free(s);

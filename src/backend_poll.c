@@ -35,13 +35,13 @@ struct poll_state {
 static int
 pl_init(gp_poller *p)
 {
-	struct poll_state *s = calloc(1, sizeof *s);
+	struct poll_state *s = gp__calloc(1, sizeof *s);
 
 	if (!s)
 		return GP_ENOMEM;
 	s->cap = 16;
-	s->pfds = malloc(s->cap * sizeof *s->pfds);
-	s->tokens = malloc(s->cap * sizeof *s->tokens);
+	s->pfds = gp__malloc(s->cap * sizeof *s->pfds);
+	s->tokens = gp__malloc(s->cap * sizeof *s->tokens);
 	if (!s->pfds || !s->tokens) {
 		free(s->pfds);
 		free(s->tokens);
@@ -95,11 +95,11 @@ pl_rebuild(gp_poller *p, struct poll_state *s)
 		uint64_t *tk;
 		while (cap < need)
 			cap *= 2;
-		pf = realloc(s->pfds, cap * sizeof *pf);
+		pf = gp__realloc(s->pfds, cap * sizeof *pf);
 		if (!pf)
 			return GP_ENOMEM;
 		s->pfds = pf;
-		tk = realloc(s->tokens, cap * sizeof *tk);
+		tk = gp__realloc(s->tokens, cap * sizeof *tk);
 		if (!tk)
 			return GP_ENOMEM;
 		s->tokens = tk;

@@ -247,7 +247,9 @@ static int
 wake_open(gp_poller *p)
 {
 #if defined(HAVE_EVENTFD) && defined(HAVE_SYS_EVENTFD_H)
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = GP_FAULT_FAILS(GP_FAULT_WAKE, EMFILE)
+	                 ? -1
+	                 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd >= 0) {
 		p->wake_rfd = p->wake_wfd = fd;
 		return 0;
@@ -257,10 +259,11 @@ wake_open(gp_poller *p)
 #endif
 	int fds[2];
 #ifdef HAVE_PIPE2
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (GP_FAULT_FAILS(GP_FAULT_WAKE, EMFILE) ||
+	    pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return gp__errno_code(errno);
 #else
-	if (pipe(fds) < 0)
+	if (GP_FAULT_FAILS(GP_FAULT_WAKE, EMFILE) || pipe(fds) < 0)
 		return gp__errno_code(errno);
 	for (int i = 0; i < 2; i++) {
 		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
@@ -355,7 +358,7 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 	if ((rc = choose_backend(opts, &ops)) < 0)
 		return rc;
 
-	p = calloc(1, sizeof *p);
+	p = gp__calloc(1, sizeof *p);
 	if (!p)
 		return GP_ENOMEM;
 	p->ops = ops;
@@ -367,7 +370,7 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 	atomic_init(&p->notified, 0);
 	atomic_init(&p->shutdown, 0);
 
-	p->raw = malloc((size_t)p->raw_cap * sizeof *p->raw);
+	p->raw = gp__malloc((size_t)p->raw_cap * sizeof *p->raw);
 	if (!p->raw) {
 		free(p);
 		return GP_ENOMEM;
@@ -525,8 +528,8 @@ fdmap_reserve(gp_poller *p, gp_fd_t fd)
 		len *= 2;
 	if (len == p->fdmap_len)
 		return 0;
-	p->fdmap = calloc(len, sizeof *p->fdmap);
-	p->fdkeys = calloc(len, sizeof *p->fdkeys);
+	p->fdmap = gp__calloc(len, sizeof *p->fdmap);
+	p->fdkeys = gp__calloc(len, sizeof *p->fdkeys);
 	if (!p->fdmap || !p->fdkeys) {
 		free(p->fdmap);
 		free(p->fdkeys);
@@ -587,7 +590,7 @@ slot_alloc(gp_poller *p, uint32_t *slot)
 		gp_reg *r;
 		if (cap > INT32_MAX)
 			return GP_ENOMEM;
-		r = realloc(p->regs, (size_t)cap * sizeof *r);
+		r = gp__realloc(p->regs, (size_t)cap * sizeof *r);
 		if (!r)
 			return GP_ENOMEM;
 		memset(r + p->capregs, 0, (cap - p->capregs) * sizeof *r);
@@ -623,7 +626,7 @@ fdmap_reserve(gp_poller *p, gp_fd_t fd)
 	len = p->fdmap_len ? p->fdmap_len : 64;
 	while (len <= (size_t)fd)
 		len *= 2;
-	m = realloc(p->fdmap, len * sizeof *m);
+	m = gp__realloc(p->fdmap, len * sizeof *m);
 	if (!m)
 		return GP_ENOMEM;
 	memset(m + p->fdmap_len, 0, (len - p->fdmap_len) * sizeof *m);
@@ -987,7 +990,9 @@ waiter_spawn(gp_poller *p)
 	 * the application's threads and never interrupt the kernel wait. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = gp__thread_start(&p->thread, waiter_main, p);
+	rc = GP_FAULT_FAILS(GP_FAULT_THREAD, EAGAIN)
+	             ? EAGAIN
+	             : gp__thread_start(&p->thread, waiter_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return rc == EAGAIN ? GP_ENOMEM : gp__errno_code(rc);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "guestpoll.h"
+#include "fault.h"
 #include "platform.h"
 #include "sync.h"
 

@@ -258,6 +258,56 @@ END_TEST
 TU_POSIX_ONLY_TEST(test_fork_child_free, "fork()")
 #endif
 
+/* ---- running out of descriptors ------------------------------------------ */
+
+#ifndef TU_WINDOWS
+/* With the descriptor limit just above what is open, pollers are created
+ * until one cannot be: that one fails with GP_EMFILE (nothing half-made,
+ * *out NULL), the others keep working, and once some are freed a new one
+ * can be made again. */
+START_TEST(test_out_of_descriptors)
+{
+	enum { MAXP = 64 };
+	gp_poller *ps[MAXP] = {0};
+	struct rlimit old, low;
+	int fds[2], n = 0, rc = 0, top;
+
+	tu_pipe(fds);
+	top = fds[1] > fds[0] ? fds[1] : fds[0];
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)top + 6; /* room for two or three pollers */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < MAXP) {
+		gp_poller *p = (gp_poller *)1;
+		rc = gp_poller_new(&p, NULL);
+		if (rc < 0) {
+			ck_assert_msg(p == NULL,
+			              "a failed gp_poller_new set *out");
+			break;
+		}
+		ps[n++] = p;
+	}
+	setrlimit(RLIMIT_NOFILE, &old);
+	ck_assert_int_eq(rc, GP_EMFILE);
+	ck_assert_int_ge(n, 1);
+	ck_assert_int_lt(n, MAXP);
+	/* The ones made still work. */
+	ck_assert_int_eq(gp_add(ps[0], fds[0], GP_READ, TU_TAG(1)), 0);
+	tu_write1(fds[1]);
+	TU_EXPECT_ONE(ps[0], fds[0], TU_TAG(1), GP_READ);
+	ck_assert_int_eq(gp_remove(ps[0], fds[0]), 0);
+	for (int i = 0; i < n; i++)
+		gp_poller_free(ps[i]);
+	ps[0] = tu_new();
+	gp_poller_free(ps[0]);
+	tu_close_pair(fds);
+}
+END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_out_of_descriptors, "RLIMIT_NOFILE")
+#endif
+
 /* ---- 10,000 registrations ----------------------------------------------- */
 
 enum { NREG = 10000, NPAIR = NREG / 2 };
@@ -405,6 +455,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_free_uncollected);
 	tcase_add_test(tc, test_free_many_waiters);
 	tcase_add_loop_test(tc, test_fork_child_free, 0, 3);
+	tcase_add_test(tc, test_out_of_descriptors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scale");
