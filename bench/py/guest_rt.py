@@ -18,6 +18,7 @@ import asyncio
 import socket
 import threading
 import time
+from typing import Any
 
 import _common
 import _hosts
@@ -54,23 +55,33 @@ def _partner(sock: socket.socket) -> None:
         sock.close()
 
 
+async def _timed_round_trips(rec: LatencyRecorder, send: Any, recv: Any) -> None:
+    """Sends one byte and awaits the echo until *rec* has enough samples;
+    *send(b)* and *recv(n)* are awaitable (asyncio streams or trio sockets)."""
+    pc = time.perf_counter_ns
+    record = rec.record
+    rec.start(pc())
+    while True:
+        t0 = pc()
+        await send(b"x")
+        if not await recv(1):
+            raise RuntimeError("partner closed the socket")
+        t1 = pc()
+        if record(t0, t1):
+            break
+
+
 async def ping_pong(rec: LatencyRecorder) -> int:
     """The asyncio side; returns the number of measured round trips."""
     mine, theirs = socket.socketpair()
     partner = threading.Thread(target=_partner, args=(theirs,), daemon=True)
     partner.start()
     reader, writer = await asyncio.open_connection(sock=mine)
-    pc = time.perf_counter_ns
-    write, read, record = writer.write, reader.read, rec.record
-    rec.start(pc())
-    while True:
-        t0 = pc()
-        write(b"x")
-        if not await read(1):
-            raise RuntimeError("partner closed the socket")
-        t1 = pc()
-        if record(t0, t1):
-            break
+
+    async def send(b: bytes) -> None:
+        writer.write(b)
+
+    await _timed_round_trips(rec, send, reader.read)
     writer.close()
     await writer.wait_closed()
     await asyncio.get_running_loop().run_in_executor(None, partner.join)
@@ -84,17 +95,7 @@ async def trio_ping_pong(rec: LatencyRecorder) -> int:
     partner = threading.Thread(target=_partner, args=(theirs,), daemon=True)
     partner.start()
     sock = trio.socket.from_stdlib_socket(mine)
-    pc = time.perf_counter_ns
-    send, recv, record = sock.send, sock.recv, rec.record
-    rec.start(pc())
-    while True:
-        t0 = pc()
-        await send(b"x")
-        if not await recv(1):
-            raise RuntimeError("partner closed the socket")
-        t1 = pc()
-        if record(t0, t1):
-            break
+    await _timed_round_trips(rec, sock.send, sock.recv)
     sock.close()
     await trio.to_thread.run_sync(partner.join)
     return sum(len(r) for r in rec.samples)

@@ -18,7 +18,7 @@
  *     (ASan's leak checker or valgrind, which make check runs this under in
  *     the sanitizer build, reports anything left).
  *
- *   gp_fault [--backend NAME] [--verbose]
+ *   GUESTPOLL_BACKEND=NAME gp_fault [--verbose]
  *
  * Exit 0 when every run passed; 1 on a failed check; 77 when the backend is
  * not available or the library has no fault hook.
@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guestpoll.h"
+#include "../backend_env.h"
 
 /* The hook (src/fault.h), exported by fault-injection builds only. */
 #define GP_FAULT_ALL 0x1f
@@ -252,7 +252,6 @@ scenario(const gp_options *opts, int fds[NPIPES][2], int high)
 int
 main(int argc, char **argv)
 {
-	const char *backend = getenv("GUESTPOLL_BACKEND");
 	gp_options opts;
 	int fds[NPIPES][2], high, runs = 0;
 	long total;
@@ -261,33 +260,16 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--verbose") == 0)
 			verbose = 1;
-		else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
-			backend = argv[++i];
 		else {
-			fprintf(stderr, "usage: gp_fault [--backend NAME] "
-			                "[--verbose]\n");
+			fprintf(stderr,
+			        "usage: GUESTPOLL_BACKEND=NAME gp_fault "
+			        "[--verbose]\n");
 			return 99;
 		}
 	}
 	gp_options_init(&opts);
+	opts.backend = tb_backend_from_env("gp_fault");
 	opts.flags |= GP_FLAG_NOENV;
-	if (backend && *backend) {
-		int id = -1;
-		for (int b = 1; gp_backend_name(b); b++)
-			if (strcmp(gp_backend_name(b), backend) == 0)
-				id = b;
-		if (id < 0) {
-			fprintf(stderr, "gp_fault: no backend %s\n", backend);
-			return 99;
-		}
-		if (!gp_backend_available(id)) {
-			printf("gp_fault: backend %s not available here, "
-			       "skipped\n",
-			       backend);
-			return 77;
-		}
-		opts.backend = id;
-	}
 	for (int i = 0; i < NPIPES; i++)
 		if (pipe2(fds[i], O_CLOEXEC | O_NONBLOCK) < 0) {
 			perror("pipe2");
@@ -333,7 +315,7 @@ main(int argc, char **argv)
 	gp__fault_arm(0, 0);
 	printf("gp_fault: backend %s: %ld faultable calls in the scenario, %d "
 	       "runs with one of them failing: %s\n",
-	       backend && *backend ? backend : "default", total, runs,
+	       gp_backend_name(opts.backend), total, runs,
 	       failures ? "FAIL" : "PASS");
 	return failures ? 1 : 0;
 }

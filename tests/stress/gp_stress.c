@@ -27,7 +27,7 @@
  * Mutators also check every return code against what the model says it
  * must be (0, GP_EEXIST, GP_ENOENT, GP_EINVAL).
  *
- *   gp_stress [--ops N] [--threads T] [--backend NAME] [--seed S] [--quiet]
+ *   GUESTPOLL_BACKEND=NAME gp_stress [--ops N] [--threads T] [--seed S]
  *
  * N operations in all (default 1,000,000: the CI mode; --ops 10000000 is
  * the long mode).  Exit 0 when every count of violations is 0; 1 if not;
@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guestpoll.h"
+#include "../backend_env.h"
 
 #define SLOTS      32 /* pipes per mutator */
 #define MAX_THR    16
@@ -88,7 +88,6 @@ struct stress {
 	int edge_ok;
 	int nthreads;
 	uint64_t target_ops;
-	int quiet;
 
 	struct reg_info *info;
 	_Atomic uint64_t
@@ -449,24 +448,17 @@ owner_loop(struct stress *s)
 }
 
 static int
-parse_args(struct stress *s, int argc, char **argv, const char **backend,
-           uint64_t *seed)
+parse_args(struct stress *s, int argc, char **argv, uint64_t *seed)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(a, "--quiet") == 0) {
-			s->quiet = 1;
-			continue;
-		}
 		if (!v)
 			return -1;
 		if (strcmp(a, "--ops") == 0)
 			s->target_ops = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--threads") == 0)
 			s->nthreads = atoi(v);
-		else if (strcmp(a, "--backend") == 0)
-			*backend = v;
 		else if (strcmp(a, "--seed") == 0)
 			*seed = strtoull(v, NULL, 10);
 		else
@@ -483,7 +475,6 @@ main(int argc, char **argv)
 {
 	static struct stress st;
 	struct stress *s = &st;
-	const char *backend = getenv("GUESTPOLL_BACKEND");
 	uint64_t seed = (uint64_t)time(NULL);
 	gp_options opts;
 	struct timespec t0, t1;
@@ -491,31 +482,15 @@ main(int argc, char **argv)
 
 	s->nthreads = 4;
 	s->target_ops = 1000000;
-	if (parse_args(s, argc, argv, &backend, &seed) < 0) {
-		fprintf(stderr, "usage: gp_stress [--ops N] [--threads T] "
-		                "[--backend NAME] [--seed S] [--quiet]\n");
+	if (parse_args(s, argc, argv, &seed) < 0) {
+		fprintf(stderr, "usage: GUESTPOLL_BACKEND=NAME gp_stress "
+		                "[--ops N] [--threads T] [--seed S]\n");
 		return 99;
 	}
 	gp_options_init(&opts);
 	opts.max_events = MAX_EVENTS;
+	opts.backend = tb_backend_from_env("gp_stress");
 	opts.flags |= GP_FLAG_NOENV;
-	if (backend && *backend) {
-		int id = -1;
-		for (int b = 0; gp_backend_name(b); b++)
-			if (strcmp(gp_backend_name(b), backend) == 0)
-				id = b;
-		if (id < 0) {
-			fprintf(stderr, "gp_stress: no backend %s\n", backend);
-			return 99;
-		}
-		if (!gp_backend_available(id)) {
-			printf("gp_stress: backend %s not available here, "
-			       "skipped\n",
-			       backend);
-			return 77;
-		}
-		opts.backend = id;
-	}
 	if ((rc = gp_poller_new(&s->p, &opts)) != 0) {
 		fprintf(stderr, "gp_poller_new: %s\n", gp_strerror(rc));
 		return 99;
