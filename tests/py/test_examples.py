@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +15,17 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
-def run_example(name: str, *args: str) -> str:
+def run_example(name: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Runs examples/python/NAME with this interpreter; returns its stdout
+    after checking that it exited 0.  *env* adds to the environment."""
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc.stdout
 
 
@@ -40,3 +45,76 @@ def test_trio_host_example() -> None:
     for i in range(20):
         assert f"trio: sent 'ping {i}', asyncio answered 'pong {i}'" in out
     assert "trio: asyncio served 20 pings" in out
+
+
+# ---- GUI and main-loop hosts --------------------------------------------
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str]:
+    """Starts Xvfb on a display it picks itself (-displayfd) and returns
+    (process, ":N") once the server is ready to accept clients."""
+    rfd, wfd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+            pass_fds=(wfd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(wfd)
+    with os.fdopen(rfd, "rb") as r:
+        number = b""
+        # Xvfb writes the display number once it is ready (or closes the
+        # pipe by dying); a generous bound in case it does neither.
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([r], [], [], 30.0)
+            if not ready:
+                proc.kill()
+                pytest.fail("Xvfb did not report its display within 30 s")
+            chunk = os.read(r.fileno(), 16)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip():
+        proc.kill()
+        pytest.fail(f"Xvfb failed to start (exit status {proc.wait()})")
+    return proc, ":" + number.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def xdisplay():
+    """An X display for the Tk example: a private Xvfb server."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb)")
+    proc, display = _start_xvfb()
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("wakeup", ["filehandler", "event"])
+def test_tk_host_example(xdisplay: str, wakeup: str) -> None:
+    """The button starts the asyncio download; the label shows growing
+    progress, then the total; Tk's own timer ran meanwhile, and the guest's
+    wake-ups came from the waiter thread through the chosen mechanism."""
+    pytest.importorskip("tkinter", reason="this Python was built without tkinter")
+    out = run_example("tk_host.py", "--selftest", "--wakeup", wakeup, env={"DISPLAY": xdisplay})
+    assert f"wake-up: {wakeup}" in out
+    lines = out.splitlines()
+    assert lines.index("tk: clicking Download") < lines.index("label: done: 393216 bytes")
+    progress = [int(line.split()[2]) for line in lines if line.startswith("label: downloading: ")]
+    assert len(progress) >= 3, out
+    assert progress == sorted(set(progress)), "progress must only grow"
+    assert progress[-1] == 393216
+    assert lines.index("label: done: 393216 bytes") > lines.index(f"label: downloading: {progress[-1]} bytes")
+    beats = int(re.search(r"tk: its own timer ran (\d+) times during the download", out).group(1))
+    assert beats >= 1, "Tk's own timer must keep running while asyncio downloads"
+    foreign = int(re.search(r"(\d+) wake-ups came from libguestpoll's waiter thread", out).group(1))
+    assert foreign >= 1
