@@ -118,3 +118,30 @@ def test_tk_host_example(xdisplay: str, wakeup: str) -> None:
     assert beats >= 1, "Tk's own timer must keep running while asyncio downloads"
     foreign = int(re.search(r"(\d+) wake-ups came from libguestpoll's waiter thread", out).group(1))
     assert foreign >= 1
+
+
+def test_qt_host_example() -> None:
+    """A Qt slot runs a modal QDialog.exec() (a nested Qt loop); the asyncio
+    counter keeps advancing inside it, and an asyncio task closes it."""
+    pytest.importorskip(
+        "PySide6.QtWidgets",
+        reason="PySide6 is not installed for this interpreter (pip install PySide6-Essentials)",
+    )
+    out = run_example("qt_host.py", "--selftest", env={"QT_QPA_PLATFORM": "offscreen"})
+    lines = out.splitlines()
+    opened = next(i for i, line in enumerate(lines) if line.startswith("qt: opening the modal dialog"))
+    returned = next(i for i, line in enumerate(lines) if line.startswith("qt: QDialog.exec() returned"))
+    start = int(lines[opened].rsplit(" ", 1)[1])
+    # While exec() ran: only asyncio's lines, the counter going up by one.
+    during = lines[opened + 1 : returned]
+    counts = [int(m.group(1)) for m in map(re.compile(r"asyncio: counter (\d+) \(modal dialog open\)").match, during) if m]
+    assert len(counts) >= 10, out
+    assert counts == list(range(start + 1, start + 1 + len(counts))), out
+    # An asyncio task closed it (the nested loop may run one more tick
+    # before exec() returns).
+    assert any(line.startswith("asyncio: closing the modal dialog at counter ") for line in during), out
+    m = re.match(r"qt: QDialog.exec\(\) returned 1 \(accepted\); the asyncio counter went from (\d+) to (\d+)", lines[returned])
+    assert m is not None, lines[returned]
+    assert int(m.group(1)) == start and int(m.group(2)) - start >= 10
+    foreign = int(re.search(r"(\d+) wake-ups came from libguestpoll's waiter thread", out).group(1))
+    assert foreign >= 1
