@@ -145,3 +145,25 @@ def test_qt_host_example() -> None:
     assert int(m.group(1)) == start and int(m.group(2)) - start >= 10
     foreign = int(re.search(r"(\d+) wake-ups came from libguestpoll's waiter thread", out).group(1))
     assert foreign >= 1
+
+
+def test_glib_host_example() -> None:
+    """asyncio echo rounds and a GLib timer take turns in GLib.MainLoop."""
+    pytest.importorskip(
+        "gi.repository.GLib",
+        reason="PyGObject (gi) is not installed for this interpreter "
+        "(Debian: python3-gi; pip: PyGObject)",
+    )
+    out = run_example("glib_host.py", "8")
+    lines = out.splitlines()
+    echoes = [i for i, line in enumerate(lines) if line.startswith("asyncio: echo round ")]
+    ticks = [i for i, line in enumerate(lines) if line.startswith("glib: timer tick ")]
+    for n in range(8):
+        assert f"asyncio: echo round {n}: sent 'hello {n}', got 'HELLO {n}'" in lines
+    # Interleaved: the timer fired between the echoes, and echoes came
+    # between timer ticks (the rounds are 40 ms apart, the timer 25 ms).
+    assert sum(echoes[0] < i < echoes[-1] for i in ticks) >= 3, out
+    assert ticks and any(ticks[0] < i < ticks[-1] for i in echoes), out
+    assert "glib: the guest run ended after 8 echo rounds" in out
+    foreign = int(re.search(r"(\d+) wake-ups came from libguestpoll's waiter thread", out).group(1))
+    assert foreign >= 1
