@@ -6,10 +6,10 @@ Run:  python3 examples/python/qt_host.py [--selftest]
 Qt keeps the main thread; asyncio runs as a guest in the same thread, so
 its tasks may touch widgets directly.  The case this example is about: a
 Qt slot opens a modal dialog with ``QDialog.exec()``, which runs a *nested*
-Qt event loop and does not return until the dialog closes.  A loop that is
-driven from Qt's top level (or an asyncio loop that runs Qt from inside)
-stalls here; a guest does not, because its ticks are plain Qt events and
-the nested loop dispatches them like any other.  Here an asyncio counter
+Qt event loop and does not return until the dialog closes.  An asyncio
+loop that pumps Qt from one of its own callbacks stalls here (that callback
+does not return); a guest does not, because its ticks are plain Qt events
+and the nested loop dispatches them like any other.  Here an asyncio counter
 keeps advancing while the dialog is open, and an asyncio task closes it.
 
 The wake-up: libguestpoll's waiter thread calls ``run_sync_soon_threadsafe``
