@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import outcome
 from gi.repository import GLib

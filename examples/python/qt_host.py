@@ -33,12 +33,19 @@ import os
 import queue
 import sys
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import outcome
 import PySide6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Slot, qVersion
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 import guestpoll
 
@@ -55,7 +62,7 @@ class QtWakeup(QObject):
     def __init__(self) -> None:
         super().__init__()  # created on, and so living in, the GUI thread
         self._main = threading.get_ident()
-        self._todo: "queue.SimpleQueue[Callable[[], object]]" = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self.foreign_calls = 0  # wake-ups that came from another thread
 
     def run_sync_soon_threadsafe(self, fn: Callable[[], object]) -> None:
@@ -66,7 +73,7 @@ class QtWakeup(QObject):
         # Thread-safe; Qt owns (and deletes) the event once posted.
         QCoreApplication.postEvent(self, QEvent(self._EVENT))
 
-    def customEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+    def customEvent(self, event: QEvent) -> None:
         """On the GUI thread: runs what is queued so far (one event per
         callable, so a later event may find nothing left)."""
         while True:
@@ -90,9 +97,9 @@ class Window(QWidget):
         layout.addWidget(self.counter_label)
         layout.addWidget(self.button)
         self.counter = 0
-        self.dialog: Optional[QDialog] = None
-        self.dialog_opened: Optional[asyncio.Event] = None  # made in guest_main
-        self.quit_event: Optional[asyncio.Event] = None
+        self.dialog: QDialog | None = None
+        self.dialog_opened: asyncio.Event | None = None  # made in guest_main
+        self.quit_event: asyncio.Event | None = None
 
     @Slot()
     def open_dialog(self) -> None:

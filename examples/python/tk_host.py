@@ -41,7 +41,7 @@ import socket
 import sys
 import threading
 import tkinter as tk
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import outcome
 
@@ -58,7 +58,7 @@ class TkWakeup:
     def __init__(self, root: tk.Tk, mode: str) -> None:
         self.root = root
         self.mode = mode
-        self._todo: "queue.SimpleQueue[Callable[[], object]]" = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self._main = threading.get_ident()
         if mode == "filehandler":
             self._rsock, self._wsock = socket.socketpair()
@@ -77,7 +77,7 @@ class TkWakeup:
     def run_sync_soon_threadsafe(self, fn: Callable[[], object]) -> None:
         """Queues *fn* and wakes Tk; callable from any thread."""
         if threading.get_ident() != self._main:
-            self.foreign_calls += 1  # an int bump: atomic under the GIL
+            self.foreign_calls += 1  # only the waiter thread writes it
         self._todo.put(fn)
         if self.mode == "filehandler":
             try:
@@ -124,8 +124,8 @@ class App:
         self.button = tk.Button(root, text="Download", command=self.on_click)
         self.label.pack(padx=10, pady=10)
         self.button.pack(padx=10, pady=10)
-        self.quit_event: Optional[asyncio.Event] = None
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.quit_event: asyncio.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
         self.tk_beats = 0  # Tk's own timer, counted during the download
         self.downloading = False
