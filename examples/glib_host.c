@@ -107,7 +107,10 @@ static gboolean dispatch(gpointer arg);
 /* Runs on libguestpoll's waiter thread.  It must not touch the host's state:
  * it only queues dispatch() on the host's context.  Since that context is
  * not the waiter thread's default one, g_main_context_invoke() never runs
- * dispatch() right here: it adds it as an idle source and wakes the loop. */
+ * dispatch() right here: it adds it as an idle source and wakes the loop.
+ * (Given NULL, GLib's global default context, it would run dispatch() on
+ * this thread whenever it can acquire that context, e.g. before the main
+ * thread has entered g_main_loop_run().) */
 static void
 on_ready(void *arg)
 {
