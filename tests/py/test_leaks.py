@@ -5,7 +5,8 @@ Memory is watched two ways:
 
 * tracemalloc (Python allocations, the extension's PyMem ones included):
   the net growth over the second half of the cycles, compared with the
-  first half's end, must stay under a small bound;
+  first half's end, must stay under a small bound (if it does not, a third
+  window must: see traced_growth);
 * RSS (/proc/self/statm): a bound for the whole loop that is generous for
   the allocator's caching but far below what a per-cycle leak of even a
   few dozen bytes would give.  Skipped under ASan (GUESTPOLL_SANITIZED=1),
@@ -47,12 +48,48 @@ TRACED_BOUND = 64 * 1024
 RSS_BOUND = 8 * 1024 * 1024
 
 
+def traced_growth(step, n: int) -> list[int]:
+    """Runs step(i) for n cycles under tracemalloc, in two halves, and
+    returns the net traced growth of each half.  If the second half grew
+    beyond TRACED_BOUND, one more half is run and its growth appended: a
+    leak grows in every window, while a one-off allocation (a cache or
+    table of the interpreter growing once; seen on Debian's 3.11.2 after
+    other tests: ~1 MB once, flat over the following 20000 runs) does not.
+    The caller checks the last window."""
+    half = n // 2
+    windows: list[int] = []
+    tracemalloc.start()
+    try:
+        i = 0
+        for w in range(3):
+            gc.collect()
+            start, _ = tracemalloc.get_traced_memory()
+            for _ in range(half):
+                step(i)
+                i += 1
+            gc.collect()
+            end, _ = tracemalloc.get_traced_memory()
+            windows.append(end - start)
+            if w == 1 and windows[-1] < TRACED_BOUND:
+                break
+    finally:
+        tracemalloc.stop()
+    return windows
+
+
 def settle_threads(limit: int, timeout: float = 10.0) -> int:
     """Waiter threads end asynchronously once their poller is freed."""
     deadline = time.monotonic() + timeout
     while hosts.os_threads() > limit and time.monotonic() < deadline:
         time.sleep(0.01)
     return hosts.os_threads()
+
+
+def report(capsys, line: str) -> None:
+    """Prints a measurement past pytest's capture, so that CI logs show
+    the figures."""
+    with capsys.disabled():
+        print(f"\n[leaks] {line}", flush=True)
 
 
 class Payload:
@@ -90,7 +127,7 @@ def selector_cycle(sel, a, b, i: int) -> None:
     sel.unregister(a)
 
 
-def test_selector_register_unregister_cycles_flat(guestpoll):
+def test_selector_register_unregister_cycles_flat(guestpoll, capsys):
     a, b = socket.socketpair()
     sel = guestpoll.Selector()
     try:
@@ -99,20 +136,8 @@ def test_selector_register_unregister_cycles_flat(guestpoll):
         gc.collect()
         fds0, threads0 = hosts.open_fds(), hosts.os_threads()
         rss0 = hosts.rss_bytes()
-        tracemalloc.start()
         t0 = time.monotonic()
-        try:
-            half = CYCLES // 2
-            for i in range(half):
-                selector_cycle(sel, a, b, i)
-            gc.collect()
-            mid, _ = tracemalloc.get_traced_memory()
-            for i in range(half, CYCLES):
-                selector_cycle(sel, a, b, i)
-            gc.collect()
-            end, _ = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        windows = traced_growth(lambda i: selector_cycle(sel, a, b, i), CYCLES)
         elapsed = time.monotonic() - t0
         rss = hosts.rss_bytes() - rss0
         fds1, threads1 = hosts.open_fds(), hosts.os_threads()
@@ -120,19 +145,19 @@ def test_selector_register_unregister_cycles_flat(guestpoll):
         sel.close()
         a.close()
         b.close()
-    print(
-        f"\n[leaks] {CYCLES} Selector cycles in {elapsed:.1f} s: traced memory "
-        f"{end - mid:+d} B over the second half, RSS {rss:+d} B, "
-        f"fds {fds0}->{fds1}, threads {threads0}->{threads1}"
+    report(
+        capsys,
+        f"{CYCLES} Selector cycles in {elapsed:.1f} s: traced memory growth per half "
+        f"{windows} B, RSS {rss:+d} B, fds {fds0}->{fds1}, threads {threads0}->{threads1}"
     )
-    assert end - mid < TRACED_BOUND, f"traced memory grew by {end - mid} B over {CYCLES - half} cycles"
+    assert windows[-1] < TRACED_BOUND, f"traced memory grew by {windows} B per {CYCLES // 2} cycles"
     assert fds1 <= fds0
     assert threads1 <= threads0
     if not SANITIZED:
         assert rss < RSS_BOUND, f"RSS grew by {rss} B over {CYCLES} cycles"
 
 
-def test_selector_create_close_cycles_flat(guestpoll):
+def test_selector_create_close_cycles_flat(guestpoll, capsys):
     """Selectors made and dropped (closed, or only collected): their
     pollers, fds and waiter threads go with them."""
     a, b = socket.socketpair()
@@ -150,28 +175,18 @@ def test_selector_create_close_cycles_flat(guestpoll):
             once(i)
         gc.collect()
         fds0, threads0 = hosts.open_fds(), settle_threads(hosts.os_threads())
-        tracemalloc.start()
-        try:
-            for i in range(1000):
-                once(i)
-            gc.collect()
-            mid, _ = tracemalloc.get_traced_memory()
-            for i in range(1000):
-                once(i)
-            gc.collect()
-            end, _ = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        windows = traced_growth(once, 2000)
         threads1 = settle_threads(threads0)
         fds1 = hosts.open_fds()
     finally:
         a.close()
         b.close()
-    print(
-        f"\n[leaks] 2000 Selectors made and dropped: traced memory {end - mid:+d} B "
-        f"over the second half, fds {fds0}->{fds1}, threads {threads0}->{threads1}"
+    report(
+        capsys,
+        f"2000 Selectors made and dropped: traced memory growth per half {windows} B, "
+        f"fds {fds0}->{fds1}, threads {threads0}->{threads1}"
     )
-    assert end - mid < TRACED_BOUND
+    assert windows[-1] < TRACED_BOUND, windows
     assert fds1 <= fds0
     assert threads1 <= threads0
 
@@ -188,7 +203,7 @@ def guest_run(i: int) -> None:
     assert host.outcome.value == i
 
 
-def test_guest_runs_flat():
+def test_guest_runs_flat(capsys):
     """RUNS guest runs of a trivial coroutine on the QueueHost."""
     for i in range(100):  # warm-up: lazily made classes, caches
         guest_run(i)
@@ -196,30 +211,18 @@ def test_guest_runs_flat():
     fds0 = hosts.open_fds()
     threads0 = settle_threads(hosts.os_threads())
     rss0 = hosts.rss_bytes()
-    tracemalloc.start()
     t0 = time.monotonic()
-    try:
-        half = RUNS // 2
-        for i in range(half):
-            guest_run(i)
-        gc.collect()
-        mid, _ = tracemalloc.get_traced_memory()
-        for i in range(half, RUNS):
-            guest_run(i)
-        gc.collect()
-        end, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    windows = traced_growth(guest_run, RUNS)
     elapsed = time.monotonic() - t0
     threads1 = settle_threads(threads0)
     fds1 = hosts.open_fds()
     rss = hosts.rss_bytes() - rss0
-    print(
-        f"\n[leaks] {RUNS} guest runs in {elapsed:.1f} s: traced memory {end - mid:+d} B "
-        f"over the second half, RSS {rss:+d} B, fds {fds0}->{fds1}, "
-        f"threads {threads0}->{threads1}"
+    report(
+        capsys,
+        f"{RUNS} guest runs in {elapsed:.1f} s: traced memory growth per half {windows} B, "
+        f"RSS {rss:+d} B, fds {fds0}->{fds1}, threads {threads0}->{threads1}"
     )
-    assert end - mid < TRACED_BOUND, f"traced memory grew by {end - mid} B over {RUNS - half} runs"
+    assert windows[-1] < TRACED_BOUND, f"traced memory grew by {windows} B per {RUNS // 2} runs"
     assert fds1 <= fds0
     assert threads1 <= threads0
     if not SANITIZED:
