@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import selectors
 import socket
+import tempfile
 from typing import Any, Callable, Optional
 
 import pytest
@@ -31,6 +32,16 @@ import pytest
 hypothesis = pytest.importorskip(
     "hypothesis", reason="hypothesis is not installed for this interpreter (./dev deps installs it)"
 )
+import hypothesis.configuration  # noqa: E402
+
+# Hypothesis keeps caches (and, without database=None, examples) under
+# ./.hypothesis: not in the build tree (make distcheck wants it clean) nor
+# the source tree.  HYPOTHESIS_STORAGE_DIRECTORY chooses another place.
+hypothesis.configuration.set_hypothesis_home_dir(
+    os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+    or os.path.join(tempfile.gettempdir(), f"guestpoll-hypothesis-{os.getuid()}")
+)
+
 from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import (  # noqa: E402
