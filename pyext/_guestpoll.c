@@ -14,6 +14,7 @@
 #include <structmember.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <time.h>
 
@@ -116,12 +117,16 @@ raise_closed(void)
 
 /* ---- file objects ------------------------------------------------------ */
 
-/* selectors' rule: an int, or an object whose fileno() gives one. */
+/* selectors' rule: an int, or an object whose fileno() gives one.
+ * A descriptor above INT_MAX cannot be registered: register() raises
+ * OverflowError as the stdlib's does, but for a lookup (lookup != 0) it is
+ * merely not registered: *fd_out is -1, which no key has (KeyError). */
 static int
-fileobj_to_fd(PyObject *fileobj, int *fd_out)
+fileobj_to_fd(PyObject *fileobj, int *fd_out, int lookup)
 {
 	PyObject *num;
 	long fd;
+	int overflow;
 
 	if (PyLong_Check(fileobj)) {
 		num = Py_NewRef(fileobj);
@@ -141,19 +146,23 @@ fileobj_to_fd(PyObject *fileobj, int *fd_out)
 			return -1;
 		}
 	}
-	fd = PyLong_AsLong(num);
+	fd = PyLong_AsLongAndOverflow(num, &overflow);
 	if (fd == -1 && PyErr_Occurred()) {
 		Py_DECREF(num);
 		return -1;
 	}
-	if (fd < 0) {
-		PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld",
-		             fd);
+	if (overflow < 0 || (!overflow && fd < 0)) {
+		PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %R",
+		             num);
 		Py_DECREF(num);
 		return -1;
 	}
 	Py_DECREF(num);
-	if (fd > INT_MAX) {
+	if (overflow > 0 || fd > INT_MAX) {
+		if (lookup) {
+			*fd_out = -1;
+			return 0;
+		}
 		PyErr_SetString(PyExc_OverflowError,
 		                "file descriptor is greater than maximum");
 		return -1;
@@ -165,12 +174,12 @@ fileobj_to_fd(PyObject *fileobj, int *fd_out)
 /* Like fileobj_to_fd, but a file object that no longer has a valid fd
  * (closed) is found by identity among the registered keys. */
 static int
-fileobj_lookup(SelectorObject *self, PyObject *fileobj, int *fd_out)
+fileobj_lookup(SelectorObject *self, PyObject *fileobj, int *fd_out, int lookup)
 {
 	PyObject *value;
 	Py_ssize_t pos = 0;
 
-	if (fileobj_to_fd(fileobj, fd_out) == 0)
+	if (fileobj_to_fd(fileobj, fd_out, lookup) == 0)
 		return 0;
 	if (!PyErr_ExceptionMatches(PyExc_ValueError))
 		return -1;
@@ -411,28 +420,33 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:register", kwlist,
 	                                 &fileobj, &events_obj, &data))
 		return NULL;
-	if (fileobj_lookup(self, fileobj, &fd) < 0 ||
+	if (fileobj_lookup(self, fileobj, &fd, 0) < 0 ||
 	    check_events(events_obj, &events) < 0)
 		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)))
 		return NULL;
-	key = PyDict_GetItemWithError(self->fd_to_key, fdobj);
-	if (key || PyErr_Occurred()) {
-		if (key)
-			PyErr_Format(PyExc_KeyError,
-			             "%R (FD %d) is already registered",
-			             fileobj, fd);
+	/* SelectorKey() runs Python code, so another thread may run meanwhile
+	 * (register the fd, close the selector): make the key first, then
+	 * check, then add without running Python code in between. */
+	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd, events,
+	                            data);
+	if (!key) {
 		Py_DECREF(fdobj);
 		return NULL;
 	}
 	if (self->closed || !self->poller) {
 		Py_DECREF(fdobj);
+		Py_DECREF(key);
 		return raise_closed();
 	}
-	key = PyObject_CallFunction(self->key_type, "OiiO", fileobj, fd, events,
-	                            data);
-	if (!key) {
+	rc = PyDict_Contains(self->fd_to_key, fdobj);
+	if (rc != 0) {
+		if (rc > 0)
+			PyErr_Format(PyExc_KeyError,
+			             "%R (FD %d) is already registered",
+			             fileobj, fd);
 		Py_DECREF(fdobj);
+		Py_DECREF(key);
 		return NULL;
 	}
 	/* The kernel vets the descriptor before the table grows for it. */
@@ -463,7 +477,7 @@ Selector_unregister(SelectorObject *self, PyObject *args, PyObject *kwds)
 	                                 &fileobj))
 		return NULL;
 	/* An invalid file object is a ValueError, as in selectors. */
-	if (fileobj_lookup(self, fileobj, &fd) < 0)
+	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
 		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)))
 		return NULL;
@@ -492,57 +506,87 @@ static PyObject *
 Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"fileobj", "events", "data", NULL};
-	PyObject *fileobj, *events_obj, *data = Py_None, *key, *newkey;
+	PyObject *fileobj, *events_obj, *data = Py_None, *key, *newkey, *cur;
 	PyObject *fdobj;
-	int fd, events, rc, same_events, same_data;
+	int fd, events, rc, same_events;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:modify", kwlist,
 	                                 &fileobj, &events_obj, &data))
 		return NULL;
 	/* An invalid file object is a ValueError, as in selectors. */
-	if (fileobj_lookup(self, fileobj, &fd) < 0)
+	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
 		return NULL;
-	if (!(key = key_of(self, fileobj, fd)))
+	if (!key_of(self, fileobj, fd))
 		return NULL;
 	if (check_events(events_obj, &events) < 0)
 		return NULL;
+	/* fileno(), the events' and the data's methods and SelectorKey() run
+	 * Python code, during which another thread (or that code) may change
+	 * the registration: hold the key, and check it is still the one
+	 * registered before changing anything. */
+	if (!(key = key_of(self, fileobj, fd)))
+		return NULL;
+	Py_INCREF(key);
 	same_events = PyLong_AsLong(PyTuple_GET_ITEM(key, 2)) == (long)events;
 	if (same_events) {
 		int ne = PyObject_RichCompareBool(
 		        data, PyTuple_GET_ITEM(key, 3), Py_NE);
 		if (ne < 0)
-			return NULL;
-		same_data = !ne;
-		if (same_data)
-			return Py_NewRef(key);
-	} else if (self->poller) {
-		rc = gp_modify(self->poller, fd, (unsigned)events, NULL);
-		if (rc < 0) {
-			/* selectors unregisters a key the kernel refused. */
-			if ((fdobj = PyLong_FromLong(fd))) {
-				if (keys_del(self, fdobj, fd) < 0)
-					PyErr_Clear();
-				Py_DECREF(fdobj);
-			}
-			gp_remove(self->poller, fd);
-			return raise_gp(rc);
-		}
-	} else {
-		return raise_closed();
+			goto fail;
+		if (!ne)
+			return key; /* nothing changes */
 	}
 	newkey = PyObject_CallFunction(self->key_type, "OiiO",
 	                               PyTuple_GET_ITEM(key, 0), fd, events,
 	                               data);
 	if (!newkey)
-		return NULL;
-	if (!(fdobj = PyLong_FromLong(fd)) ||
-	    keys_set(self, fdobj, fd, newkey, events) < 0) {
-		Py_XDECREF(fdobj);
-		Py_DECREF(newkey);
-		return NULL;
+		goto fail;
+	if (!(cur = key_of(self, fileobj, fd)))
+		goto fail_newkey;
+	if (cur != key) {
+		PyErr_Format(PyExc_RuntimeError,
+		             "%R was registered anew during modify()", fileobj);
+		goto fail_newkey;
+	}
+	if (self->closed || !self->poller) {
+		raise_closed();
+		goto fail_newkey;
+	}
+	if (!(fdobj = PyLong_FromLong(fd)))
+		goto fail_newkey;
+	if (!same_events) {
+		rc = gp_modify(self->poller, fd, (unsigned)events, NULL);
+		if (rc < 0) {
+			/* selectors unregisters a key the kernel refused. */
+			if (keys_del(self, fdobj, fd) < 0)
+				PyErr_Clear();
+			gp_remove(self->poller, fd);
+			Py_DECREF(fdobj);
+			if (rc == GP_EBADF && fcntl(fd, F_GETFD) != -1) {
+				/* The registered file was closed and its number
+				 * reused: epoll (and so EpollSelector) says
+				 * ENOENT, FileNotFoundError. */
+				errno = ENOENT;
+				PyErr_SetFromErrno(PyExc_OSError);
+			} else {
+				raise_gp(rc);
+			}
+			goto fail_newkey;
+		}
+	}
+	if (keys_set(self, fdobj, fd, newkey, events) < 0) {
+		Py_DECREF(fdobj);
+		goto fail_newkey;
 	}
 	Py_DECREF(fdobj);
+	Py_DECREF(key);
 	return newkey;
+
+fail_newkey:
+	Py_DECREF(newkey);
+fail:
+	Py_DECREF(key);
+	return NULL;
 }
 
 /* Turns collected events into [(key, events)]. */
@@ -606,6 +650,32 @@ collect_ready(SelectorObject *self, PyObject *list)
 	return list;
 }
 
+/* A timeout in seconds as a double.  As in selectors (whose first test is
+ * "timeout <= 0"), a negative number too large for a double polls; a
+ * positive one raises OverflowError. */
+static int
+timeout_as_double(PyObject *obj, double *out)
+{
+	double t = PyFloat_AsDouble(obj);
+
+	if (t == -1.0 && PyErr_Occurred()) {
+		PyObject *zero;
+		int neg;
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		if (!(zero = PyLong_FromLong(0)))
+			return -1;
+		neg = PyObject_RichCompareBool(obj, zero, Py_LT);
+		Py_DECREF(zero);
+		if (neg <= 0)
+			return -1; /* the OverflowError (or a new error) */
+		PyErr_Clear();
+		t = 0;
+	}
+	*out = t;
+	return 0;
+}
+
 static PyObject *
 Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
@@ -618,8 +688,8 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 	                                 &timeout_obj))
 		return NULL;
 	if (timeout_obj != Py_None) {
-		double t = PyFloat_AsDouble(timeout_obj);
-		if (t == -1.0 && PyErr_Occurred())
+		double t;
+		if (timeout_as_double(timeout_obj, &t) < 0)
 			return NULL;
 		if (isnan(t)) {
 			PyErr_SetString(PyExc_ValueError, "Invalid value NaN");
@@ -723,7 +793,7 @@ Selector_get_key(SelectorObject *self, PyObject *args, PyObject *kwds)
 		return NULL;
 	}
 	/* An invalid file object is a ValueError, as in selectors. */
-	if (fileobj_lookup(self, fileobj, &fd) < 0)
+	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
 		return NULL;
 	key = key_of(self, fileobj, fd);
 	return Py_XNewRef(key);
@@ -814,8 +884,8 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 		return NULL;
 	}
 	if (timeout_obj != Py_None) {
-		double t = PyFloat_AsDouble(timeout_obj);
-		if (t == -1.0 && PyErr_Occurred())
+		double t;
+		if (timeout_as_double(timeout_obj, &t) < 0)
 			return NULL;
 		timeout_ns = t <= 0     ? 0
 		             : t >= 9e9 ? -1

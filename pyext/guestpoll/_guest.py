@@ -49,6 +49,9 @@ logger = logging.getLogger("guestpoll")
 # names aioguest too, for code written against that package.
 ABANDONED_MESSAGE = "asyncio guest run abandoned by its host (guestpoll, aioguest-compatible)"
 
+# ... and the one a run gets whose host refused to schedule its first tick.
+REFUSED_MESSAGE = "the host refused to schedule the asyncio guest run's first tick"
+
 __all__ = ["start_guest_run"]
 
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
@@ -185,13 +188,19 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
         )
     elif not isinstance(loop, selector_events.BaseSelectorEventLoop):
         why = "only selector event loops can be guests (not proactor loops)"
+    elif loop.is_closed():
+        why = "it is closed"
+    elif loop.is_running():
+        why = "it is running already"
     elif not _HAS_RUN_FOREVER_SETUP and (
         type(loop).run_forever is not base_events.BaseEventLoop.run_forever
     ):
         why = "its class overrides run_forever(), which guest mode bypasses"
     if why is not None:
+        # A refused loop is closed, as the run would have closed it; not
+        # one that runs elsewhere (it is not ours) or is closed already.
         close = getattr(loop, "close", None)
-        if callable(close):
+        if callable(close) and why != "it is running already":
             close()
         raise RuntimeError(
             f"start_guest_run(): the loop {type(loop).__name__} cannot be a guest: {why}"
@@ -219,6 +228,7 @@ class _GuestRun:
     def __init__(self) -> None:
         self._host_thread = threading.get_ident()
         self._sync = False  # abandoned: finish with blocking waits
+        self._discard = False  # the outcome goes nowhere (first tick refused)
         self._loop: Any = None
         self._selector: Any = None
         self._loop_hooks: tuple[Any, ...] = ()  # the loop's asyncgen hooks
@@ -289,8 +299,16 @@ class _GuestRun:
         self._begin_phase(first)
         if self._finished:
             self._deliver(handle)
-        else:
+            return
+        try:
             handle.soon(handle.tick)
+        except BaseException:
+            # The host refused the first tick: there is no run.  Its error
+            # is the caller's; the run is wound down here and now (the main
+            # task is cancelled before its first step, so the coroutine is
+            # closed, not left unawaited), without an abandonment warning.
+            self._finish_abandoned(refused=True)
+            raise
 
     # ---- the life cycle ------------------------------------------------
 
@@ -477,6 +495,7 @@ class _GuestRun:
             sniffio_name = getattr(sniffio_local, "name", None)
             sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(*self._loop_hooks)
+        refused: Optional[BaseException] = None
         try:
             try:
                 loop._run_once()
@@ -494,12 +513,29 @@ class _GuestRun:
                     if self._phase is not None:
                         self._end_phase(exc)
                     if not self._finished:
-                        handle.soon(handle.tick)
+                        try:
+                            handle.soon(handle.tick)
+                        except BaseException as again:
+                            refused = again
         finally:
             sys.set_asyncgen_hooks(*hooks)
             if sniffio_local is not None:
                 sniffio_local.name = sniffio_name
             self._in_tick = False
+        if refused is not None:
+            # The host refuses to schedule ticks: the run cannot go on.
+            # Finish it here as an abandoned one (warning, logged outcome)
+            # rather than leave its loop running on the host thread, and
+            # let the host see its error.
+            warnings.warn(
+                "asyncio guest run got abandoned: its host refused to schedule "
+                f"the next tick ({type(refused).__name__}: {refused}); guestpoll "
+                "cancels it and finishes it synchronously",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._finish_abandoned()
+            raise refused
         if self._finished:
             self._deliver(handle)
 
@@ -587,7 +623,7 @@ class _GuestRun:
     def _deliver(self, handle: Optional[_TickHandle]) -> None:
         # Runs as host code: outside the tick's asyncgen hooks and sniffio.
         result, self._result = self._result, None
-        if result is None:
+        if result is None or self._discard:
             return
         if handle is not None and not self._sync:
             handle.done_callback(result)
@@ -622,7 +658,10 @@ class _GuestRun:
         if self._host_thread == threading.main_thread().ident:
             _call_on_main(_finish_orphans)
 
-    def _finish_abandoned(self) -> None:
+    def _finish_abandoned(self, refused: bool = False) -> None:
+        """Finishes the run synchronously on the host thread; the outcome
+        is logged, or dropped if the host *refused* the run's first tick
+        (start_guest_run raises the host's error instead)."""
         if self._finished:
             return
         try:
@@ -630,12 +669,14 @@ class _GuestRun:
             self._loop._guestpoll_waiting = False
             self._selector._wait_cancel()
             self._selector._guest = 0  # select() blocks from now on
+            message = REFUSED_MESSAGE if refused else ABANDONED_MESSAGE
             main = self.main_task
             if main is not None and not main.done():
-                main.cancel(ABANDONED_MESSAGE)
+                main.cancel(message)
             else:
                 for task in tasks.all_tasks(self._loop):
-                    task.cancel(ABANDONED_MESSAGE)
+                    task.cancel(message)
+            self._discard = refused
             while not self._finished:
                 self._tick(None)
             self._deliver(None)
@@ -671,6 +712,12 @@ def start_guest_run(
     async generators and the default executor are shut down afterwards.
     Errors noticed before the run starts (a non-coroutine, a running event
     loop in this thread, a loop that cannot be a guest) are raised here.
+
+    If *run_sync_soon_not_threadsafe* (or, without it,
+    *run_sync_soon_threadsafe*) raises when asked for the first tick,
+    that exception is raised here and there is no run; raising later, from
+    a tick, it reaches the host and the run is finished as an abandoned one
+    (below).
 
     If the host drops the callbacks it was handed before the run is over,
     the run is *abandoned*: guestpoll warns (:class:`RuntimeWarning`),

@@ -2069,5 +2069,7 @@ def test_many_consecutive_runs_do_not_leak():
         time.sleep(0.01)
     assert hosts.os_threads() <= tasks0
     grown = hosts.rss_bytes() - rss0
-    assert grown < 32 * 1024 * 1024, f"RSS grew by {grown} bytes over {done} runs"
+    # Under ASan (GUESTPOLL_SANITIZED=1) RSS grows by design (quarantine).
+    if os.environ.get("GUESTPOLL_SANITIZED", "") in ("", "0"):
+        assert grown < 32 * 1024 * 1024, f"RSS grew by {grown} bytes over {done} runs"
     del host

@@ -31,6 +31,11 @@ R = selectors.EVENT_READ
 W = selectors.EVENT_WRITE
 RW = R | W
 
+# Under ASan (./dev asan sets GUESTPOLL_SANITIZED=1) freed memory sits in a
+# quarantine, so RSS grows by design: the RSS bounds are not checked there
+# (tracemalloc's are).
+SANITIZED = os.environ.get("GUESTPOLL_SANITIZED", "") not in ("", "0")
+
 # guestpoll.Selector reports at most this many events per select() call
 # (documented); selectors.EpollSelector has no such cap.
 GUESTPOLL_MAX_EVENTS = 1024
@@ -1372,7 +1377,7 @@ def test_register_unregister_cycles_no_leak(selector, socketpair):
     assert sys.getrefcount(data) == rc_data
     assert sys.getrefcount(a) == rc_sock
     assert len(selector.get_map()) == 0
-    assert grown < 3 * 2 ** 20, f"RSS grew {grown} bytes over 10^5 cycles"
+    assert SANITIZED or grown < 3 * 2 ** 20, f"RSS grew {grown} bytes over 10^5 cycles"
 
 
 def test_register_unregister_cycles_no_python_leak(selector, socketpair):
@@ -1427,7 +1432,7 @@ def test_modify_select_get_key_no_leak(selector, socketpair):
     grown = rss_bytes() - rss0
     assert (sys.getrefcount(d1), sys.getrefcount(d2), sys.getrefcount(a)) == (rc1, rc2, rca)
     assert after - before < 64 * 1024, f"traced memory grew {after - before} bytes"
-    assert grown < 3 * 2 ** 20, f"RSS grew {grown} bytes"
+    assert SANITIZED or grown < 3 * 2 ** 20, f"RSS grew {grown} bytes"
 
 
 def test_error_paths_do_not_leak_references(selector, socketpair):
