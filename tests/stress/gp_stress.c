@@ -450,7 +450,7 @@ owner_loop(struct stress *s)
 static int
 parse_args(struct stress *s, int argc, char **argv, uint64_t *seed)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* each option takes a value */
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -463,7 +463,6 @@ parse_args(struct stress *s, int argc, char **argv, uint64_t *seed)
 			*seed = strtoull(v, NULL, 10);
 		else
 			return -1;
-		i++;
 	}
 	if (s->nthreads < 1 || s->nthreads > MAX_THR || s->target_ops < 1)
 		return -1;
