@@ -19,6 +19,7 @@ TESTS += \
 	examples/run-plain-wait-poll.sh
 
 EXTRA_DIST += \
+	examples/on-poll.sh \
 	examples/run-split-echo-poll.sh \
 	examples/run-plain-wait-poll.sh
 

@@ -1,16 +1,6 @@
 #!/bin/sh
 # Runs examples/plain_wait on the poll backend (a test of `make check`).
-# Runs from the top build directory, where make check runs its tests.
 # SPDX-License-Identifier: MIT OR Apache-2.0
 prog=./examples/plain_wait
-out=$(GUESTPOLL_BACKEND=poll "$prog" "$@")
-status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || exit "$status"
-case $out in
-*"backend: poll,"*) ;;
-*)
-	echo "$0: $prog did not use the poll backend" >&2
-	exit 1
-	;;
-esac
+expect='backend: poll,'
+. "$(dirname "$0")/on-poll.sh"
