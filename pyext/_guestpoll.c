@@ -42,10 +42,14 @@ typedef struct {
 	gp_poller *poller;   /* NULL once closed and released */
 	PyObject *fd_to_key; /* dict: int fd -> SelectorKey */
 	/* The same keys indexed by fd, with their events, for select()'s
-	 * per-event lookup (strong references). */
+	 * per-event lookup (strong references), and the (key, events)
+	 * tuples select() has returned for each mask, made once and handed
+	 * out again until the key changes: tuples are immutable, so a caller
+	 * cannot tell a cached one from a new one. */
 	struct keyslot {
 		PyObject *key;
 		int events;
+		PyObject *pair[3]; /* index: events - 1 */
 	} * keyvec;
 	size_t keyvec_len;
 	PyObject *key_type; /* selectors.SelectorKey */
@@ -329,18 +333,29 @@ Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(Py_TYPE(self));
 	Py_VISIT(self->fd_to_key);
-	for (size_t i = 0; i < self->keyvec_len; i++)
+	for (size_t i = 0; i < self->keyvec_len; i++) {
 		Py_VISIT(self->keyvec[i].key);
+		for (int j = 0; j < 3; j++)
+			Py_VISIT(self->keyvec[i].pair[j]);
+	}
 	Py_VISIT(self->key_type);
 	Py_VISIT(self->ready_callable);
 	return 0;
+}
+
+static void
+keyslot_clear(struct keyslot *slot)
+{
+	Py_CLEAR(slot->key);
+	for (int j = 0; j < 3; j++)
+		Py_CLEAR(slot->pair[j]);
 }
 
 static int
 Selector_clear(SelectorObject *self)
 {
 	for (size_t i = 0; i < self->keyvec_len; i++)
-		Py_CLEAR(self->keyvec[i].key);
+		keyslot_clear(&self->keyvec[i]);
 	Py_CLEAR(self->fd_to_key);
 	Py_CLEAR(self->key_type);
 	Py_CLEAR(self->ready_callable);
@@ -388,7 +403,8 @@ keys_set(SelectorObject *self, PyObject *fdobj, int fd, PyObject *key,
 	}
 	if (PyDict_SetItem(self->fd_to_key, fdobj, key) < 0)
 		return -1;
-	Py_XSETREF(self->keyvec[fd].key, Py_NewRef(key));
+	keyslot_clear(&self->keyvec[fd]);
+	self->keyvec[fd].key = Py_NewRef(key);
 	self->keyvec[fd].events = events;
 	return 0;
 }
@@ -397,7 +413,7 @@ static int
 keys_del(SelectorObject *self, PyObject *fdobj, int fd)
 {
 	if ((size_t)fd < self->keyvec_len)
-		Py_CLEAR(self->keyvec[fd].key);
+		keyslot_clear(&self->keyvec[fd]);
 	return PyDict_DelItem(self->fd_to_key, fdobj);
 }
 
@@ -405,7 +421,7 @@ static void
 keys_clear(SelectorObject *self)
 {
 	for (size_t i = 0; i < self->keyvec_len; i++)
-		Py_CLEAR(self->keyvec[i].key);
+		keyslot_clear(&self->keyvec[i]);
 	if (self->fd_to_key)
 		PyDict_Clear(self->fd_to_key);
 }
@@ -589,36 +605,56 @@ fail:
 	return NULL;
 }
 
+/* Appends a new (key, got) tuple for fd to list and caches it in the slot.
+ * Allocating may run the garbage collector and with it finalizers that
+ * change the key table, so the tuple is cached only if the slot still holds
+ * the same key afterwards. */
+static PyObject *
+append_new_pair(SelectorObject *self, size_t fd, int got, PyObject *list)
+{
+	PyObject *key = Py_NewRef(self->keyvec[fd].key);
+	PyObject *mask = PyLong_FromLong(got), *pair;
+	int rc;
+
+	pair = mask ? PyTuple_Pack(2, key, mask) : NULL;
+	Py_XDECREF(mask);
+	if (!pair) {
+		Py_DECREF(key);
+		return NULL;
+	}
+	rc = PyList_Append(list, pair);
+	if (fd < self->keyvec_len && self->keyvec[fd].key == key &&
+	    !self->keyvec[fd].pair[got - 1])
+		self->keyvec[fd].pair[got - 1] = pair; /* takes the reference */
+	else
+		Py_DECREF(pair);
+	Py_DECREF(key);
+	return rc < 0 ? NULL : list;
+}
+
 /* Turns collected events into [(key, events)]. */
 static PyObject *
 events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list)
 {
 	for (int i = 0; i < n; i++) {
 		size_t fd = (size_t)evs[i].fd;
-		PyObject *key, *pair, *mask;
+		struct keyslot *slot;
+		PyObject *pair;
 		int got;
 
 		if ((evs[i].events & GP_NOTIFIED) || fd >= self->keyvec_len ||
-		    !(key = self->keyvec[fd].key))
+		    !(slot = &self->keyvec[fd])->key)
 			continue; /* a notification, or unregistered meanwhile
 			           */
 		got = (int)(evs[i].events & (GP_READ | GP_WRITE)) &
-		      self->keyvec[fd].events;
+		      slot->events;
 		if (!got)
 			continue;
-		if (!(mask = PyLong_FromLong(got)))
+		if ((pair = slot->pair[got - 1])) {
+			if (PyList_Append(list, pair) < 0)
+				return NULL;
+		} else if (!append_new_pair(self, fd, got, list))
 			return NULL;
-		if (!(pair = PyTuple_New(2))) {
-			Py_DECREF(mask);
-			return NULL;
-		}
-		PyTuple_SET_ITEM(pair, 0, Py_NewRef(key));
-		PyTuple_SET_ITEM(pair, 1, mask);
-		if (PyList_Append(list, pair) < 0) {
-			Py_DECREF(pair);
-			return NULL;
-		}
-		Py_DECREF(pair);
 	}
 	return list;
 }

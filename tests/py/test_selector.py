@@ -621,6 +621,33 @@ def test_modify_events(selector, socketpair):
     assert selector.get_key(a) == (a, a.fileno(), R, "r2")
 
 
+def test_select_reports_the_current_key_after_each_change(selector, socketpair):
+    # guestpoll.Selector hands out the same (key, events) tuple again while
+    # nothing changes; every change must show in the next select().
+    a, b = socketpair()
+    k1 = selector.register(a, RW, "one")
+    [(key, events)] = selector.select(0)
+    assert key is k1 and events == W
+    b.send(b"x")
+    [(key, events)] = selector.select(0)
+    assert key is k1 and events == RW
+    a.recv(1)
+    [(key, events)] = selector.select(0)
+    assert key is k1 and events == W
+    k2 = selector.modify(a, RW, "two")
+    [(key, events)] = selector.select(0)
+    assert key is k2 and key.data == "two" and events == W
+    k3 = selector.modify(a, R, "three")
+    b.send(b"y")
+    [(key, events)] = selector.select(0)
+    assert key is k3 and events == R
+    selector.unregister(a)
+    assert selector.select(0) == []
+    k4 = selector.register(a.fileno(), RW, "four")
+    [(key, events)] = selector.select(0)
+    assert key is k4 and key.fileobj == a.fileno() and events == RW
+
+
 def test_modify_without_data_resets_data(selector, socketpair):
     a, _ = socketpair()
     selector.register(a, R, "data")
