@@ -203,6 +203,27 @@ def _run_here(row: Row, measure: Callable[[Row, argparse.Namespace], dict], args
     sys.stdout.flush()
 
 
+# glibc malloc's settings for every row process.  asyncio's socket
+# transports receive into a fresh 256 KiB buffer (sock.recv(256 * 1024))
+# that is shrunk to what arrived.  Left to its defaults, glibc serves that
+# buffer either with an mmap/munmap pair per receive or from the heap,
+# depending on what the process happened to allocate and free before (its
+# dynamic mmap threshold rises only when a large mmapped block is freed);
+# on a virtual machine the mmap/munmap pair costs ~12 us, so the same row
+# measured ~16 us in one process and ~28 us in the next.  Fixed thresholds
+# (those a long-running process settles at: mmap above 1 MiB, trim above
+# twice that) give every row, guest or not, the same allocator.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "MALLOC_TRIM_THRESHOLD_": str(2 << 20)}
+
+
+def malloc_env() -> dict:
+    """os.environ with MALLOC_ENV added (values already set are kept)."""
+    env = dict(os.environ)
+    for k, v in MALLOC_ENV.items():
+        env.setdefault(k, v)
+    return env
+
+
 def _run_child(row: Row, script: str, args: argparse.Namespace) -> None:
     cmd = [sys.executable, script, "--row", row.id, *timing_argv(args)]
     budget = 90 + 3 * (args.warmup + args.reps * args.duration)
@@ -210,7 +231,7 @@ def _run_child(row: Row, script: str, args: argparse.Namespace) -> None:
     t = time.monotonic()
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                              timeout=budget, text=True)
+                              timeout=budget, text=True, env=malloc_env())
     except subprocess.TimeoutExpired:
         line = row_json(row, None, f"timed out after {budget:.0f} s")
     else:
@@ -249,6 +270,10 @@ def main(rows: list[Row], measure: Callable[[Row, argparse.Namespace], dict],
         by_id = {r.id: r for r in rows}
         if args.row not in by_id:
             raise SystemExit(f"unknown row {args.row!r}; choose from {', '.join(by_id)}")
+        if any(k not in os.environ for k in MALLOC_ENV):
+            # Started by hand: measure with the allocator settings the
+            # runner uses (glibc reads them at process start only).
+            os.execve(sys.executable, [sys.executable, *sys.argv], malloc_env())
         apply_pin(args)
         _run_here(by_id[args.row], measure, args)
         return
