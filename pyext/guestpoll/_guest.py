@@ -1,11 +1,13 @@
 """asyncio guest mode: an asyncio run inside another event loop, no greenlet.
 
-The host loop runs *ticks*.  A tick makes one asyncio loop iteration
+The host loop runs *ticks*.  A tick makes asyncio loop iterations
 (``_run_once``) whose ``select()`` never blocks: it returns the events a
-finished background wait collected, or polls with a zero timeout.  When the
-loop then has nothing to do before some timeout, the tick hands the kernel
-wait, with that timeout, to libguestpoll's waiter thread and returns to the
-host; the waiter's ready callback asks the host to run the next tick with
+finished background wait collected, or polls with a zero timeout.  While
+the next iteration is due at once after one that dispatched I/O events,
+or with events ready, the tick runs it too (within TICK_BUDGET seconds); otherwise the host runs
+before the next tick.  When the loop has nothing to do before some
+timeout, the tick hands the kernel wait, with that timeout, to
+libguestpoll's waiter thread and returns to the host; the waiter's ready callback asks the host to run the next tick with
 ``run_sync_soon_threadsafe``.  At any moment exactly one of these holds: a
 tick is running or scheduled, or one wait is in flight.
 
@@ -32,6 +34,7 @@ import math
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 from asyncio import base_events, constants, coroutines, events, exceptions
@@ -58,6 +61,18 @@ _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup"
 _RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
 _EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
+_WAIT_READY = 2  # ... once events are waiting to be collected by select()
+
+# After a loop iteration that dispatched I/O events, or when events are
+# ready, a tick runs the next iteration at once if it is due, as long as
+# the tick is younger than this many seconds; otherwise it asks the host to
+# schedule the next tick and returns.  Each hand-back costs a trip through
+# the host's queue (a Trio scheduling round costs ~10 us), so an I/O round
+# trip, which takes two iterations (the event, then the task it wakes),
+# costs one trip, not two; iterations without I/O (tasks that only pass
+# control among themselves) still give the host a turn after each one.
+TICK_BUDGET = 0.0005
+_clock = time.perf_counter
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
@@ -496,27 +511,44 @@ class _GuestRun:
             sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(*self._loop_hooks)
         refused: Optional[BaseException] = None
+        selector = self._selector
+        start = _clock()
         try:
-            try:
-                loop._run_once()
-            except BaseException as exc:
-                self._end_phase(exc)
-            else:
-                if loop._stopping:
-                    self._end_phase(None)
-            if not self._finished and handle is not None:
+            while True:
                 try:
-                    self._schedule(handle)
+                    loop._run_once()
+                except BaseException as exc:
+                    self._end_phase(exc)
+                    start = -math.inf  # the host runs between phases
+                else:
+                    if loop._stopping:
+                        self._end_phase(None)
+                        start = -math.inf
+                if self._finished or handle is None:
+                    break
+                try:
+                    due = self._schedule(handle)
                 except BaseException as exc:
                     # The wait could not be handed over: that fails the
                     # phase, and teardown goes on in the next tick.
                     if self._phase is not None:
                         self._end_phase(exc)
-                    if not self._finished:
-                        try:
-                            handle.soon(handle.tick)
-                        except BaseException as again:
-                            refused = again
+                    due = not self._finished
+                    start = -math.inf  # that next tick is the host's
+                if not due:
+                    break
+                # The next iteration is due at once.  If I/O drives it (the
+                # last one dispatched events, whose callbacks mostly wake
+                # the tasks waiting for them, or events are ready now), it
+                # runs in this tick while the tick is young; otherwise the
+                # host runs first.
+                io = selector._nevents or selector._wstate == _WAIT_READY
+                if not io or _clock() - start >= TICK_BUDGET:
+                    try:
+                        handle.soon(handle.tick)
+                    except BaseException as exc:
+                        refused = exc
+                    break
         finally:
             sys.set_asyncgen_hooks(*hooks)
             if sniffio_local is not None:
@@ -539,8 +571,10 @@ class _GuestRun:
         if self._finished:
             self._deliver(handle)
 
-    def _schedule(self, handle: _TickHandle) -> None:
-        """Queues the next tick now, or hands the wait to the waiter."""
+    def _schedule(self, handle: _TickHandle) -> bool:
+        """After a loop iteration: True if the next one is due at once;
+        else hands the wait to the waiter (or leaves the wait in flight
+        running) and returns False."""
         loop = self._loop
         selector = self._selector
         if loop._ready or loop._stopping:
@@ -555,18 +589,16 @@ class _GuestRun:
             # its callback brings the next I/O tick, unless the loop now
             # needs to run sooner than that wait would end.
             if timeout == 0:
-                handle.soon(handle.tick)
-                return
+                return True
             if timeout is not None and loop.time() + timeout < self._wait_deadline - loop._clock_resolution:
                 selector._notify()
-                return
+                return False
             loop._guestpoll_waiting = True
-            return
+            return False
         # Whatever became ready while this tick ran (often the answer the
         # loop is about to wait for) is taken without a thread hop.
         if timeout == 0 or selector._poll_ready():
-            handle.soon(handle.tick)
-            return
+            return True
         wakeup = _Wakeup(handle)
         loop._guestpoll_waiting = True
         try:
@@ -577,6 +609,7 @@ class _GuestRun:
             raise
         self._wakeup = wakeup
         self._wait_deadline = math.inf if timeout is None else loop.time() + timeout
+        return False
 
     def _kick(self) -> bool:
         """Host code on the host thread made guest work due while the wait
