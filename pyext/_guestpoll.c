@@ -60,7 +60,6 @@ typedef struct {
 	             */
 	PyObject *ready_callable; /* held while a split wait is in flight */
 	int guest;                /* select() never blocks */
-	Py_ssize_t nevents;       /* pairs the last select() returned */
 	PyObject *weakreflist;
 } SelectorObject;
 
@@ -713,20 +712,8 @@ timeout_as_double(PyObject *obj, double *out)
 	return 0;
 }
 
-static PyObject *select_impl(SelectorObject *self, PyObject *args,
-                             PyObject *kwds);
-
 static PyObject *
 Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
-{
-	PyObject *list = select_impl(self, args, kwds);
-
-	self->nevents = list ? PyList_GET_SIZE(list) : 0;
-	return list;
-}
-
-static PyObject *
-select_impl(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"timeout", NULL};
 	PyObject *timeout_obj = Py_None, *list;
@@ -1084,8 +1071,6 @@ static PyMemberDef Selector_members[] = {
          "dict: fd -> SelectorKey (read-only view of the state)"},
         {"_guest", T_INT, offsetof(SelectorObject, guest), 0,
          "guest mode: select() never blocks"},
-        {"_nevents", T_PYSSIZET, offsetof(SelectorObject, nevents), READONLY,
-         "the number of (key, events) pairs the last select() returned"},
         {"_wstate", T_INT, offsetof(SelectorObject, wstate), READONLY,
          "the split wait: 0 idle, 1 in flight, 2 ready"},
         {"__weaklistoffset__", T_PYSSIZET,

@@ -3,13 +3,13 @@
 The host loop runs *ticks*.  A tick makes asyncio loop iterations
 (``_run_once``) whose ``select()`` never blocks: it returns the events a
 finished background wait collected, or polls with a zero timeout.  While
-the next iteration is due at once after one that dispatched I/O events,
-or with events ready, the tick runs it too (within TICK_BUDGET seconds); otherwise the host runs
-before the next tick.  When the loop has nothing to do before some
-timeout, the tick hands the kernel wait, with that timeout, to
-libguestpoll's waiter thread and returns to the host; the waiter's ready callback asks the host to run the next tick with
-``run_sync_soon_threadsafe``.  At any moment exactly one of these holds: a
-tick is running or scheduled, or one wait is in flight.
+the next iteration is due at once, the tick runs it too, for up to
+TICK_BUDGET seconds; then the host gets its turn before the next tick.
+When the loop has nothing to do before some timeout, the tick hands the
+kernel wait, with that timeout, to libguestpoll's waiter thread and returns
+to the host; the waiter's ready callback asks the host to run the next tick
+with ``run_sync_soon_threadsafe``.  At any moment exactly one of these
+holds: a tick is running or scheduled, or one wait is in flight.
 
 ``asyncio.run``'s life cycle (main task; cancel the rest; shut down async
 generators; shut down the default executor; close) is written as a generator
@@ -61,16 +61,15 @@ _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup"
 _RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
 _EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
-_WAIT_READY = 2  # ... once events are waiting to be collected by select()
 
-# After a loop iteration that dispatched I/O events, or when events are
-# ready, a tick runs the next iteration at once if it is due, as long as
-# the tick is younger than this many seconds; otherwise it asks the host to
-# schedule the next tick and returns.  Each hand-back costs a trip through
-# the host's queue (a Trio scheduling round costs ~10 us), so an I/O round
-# trip, which takes two iterations (the event, then the task it wakes),
-# costs one trip, not two; iterations without I/O (tasks that only pass
-# control among themselves) still give the host a turn after each one.
+# A tick runs loop iterations back to back while the next one is due at
+# once (callbacks ready, events ready), as a native loop would, for up to
+# this many seconds; then it asks the host to schedule the next tick and
+# returns, so the host waits at most about this long for its turn.  Each
+# hand-back costs a trip through the host's queue (~10 us for a Trio
+# scheduling round), and an I/O round trip takes at least two iterations
+# (the event, then the task it wakes): one tick, not two or more.  The run's
+# phases (main task, cancelling the rest, ...) each begin in a new tick.
 TICK_BUDGET = 0.0005
 _clock = time.perf_counter
 
@@ -250,6 +249,7 @@ class _GuestRun:
         self._orig_class: Optional[type] = None
         self._gen: Optional[Generator[Any, Any, Any]] = None
         self._phase: Optional[tuple[futures.Future, bool]] = None
+        self._ended: Optional[outcome.Outcome] = None  # of the last phase
         self._in_tick = False
         # The wait in flight's callback (it holds the tick handle) and the
         # loop time its timeout ends at.
@@ -475,6 +475,14 @@ class _GuestRun:
             result = outcome.Error(RuntimeError("Event loop stopped before Future completed."))
         else:
             result = outcome.capture(fut.result)
+        # The next phase begins in a tick of its own, after the host's turn.
+        self._ended = result
+
+    def _next_phase(self) -> None:
+        """Feeds the phase that ended to the life cycle, which begins the
+        next phase or finishes the run."""
+        result, self._ended = self._ended, None
+        assert result is not None
         awaitable = self._advance(result)
         if awaitable is not None:
             self._begin_phase(awaitable)
@@ -511,39 +519,39 @@ class _GuestRun:
             sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(*self._loop_hooks)
         refused: Optional[BaseException] = None
-        selector = self._selector
         start = _clock()
         try:
             while True:
+                if self._ended is not None:
+                    self._next_phase()
+                    if self._finished:
+                        break
                 try:
                     loop._run_once()
                 except BaseException as exc:
                     self._end_phase(exc)
-                    start = -math.inf  # the host runs between phases
                 else:
                     if loop._stopping:
                         self._end_phase(None)
-                        start = -math.inf
-                if self._finished or handle is None:
+                if handle is None:
                     break
-                try:
-                    due = self._schedule(handle)
-                except BaseException as exc:
-                    # The wait could not be handed over: that fails the
-                    # phase, and teardown goes on in the next tick.
-                    if self._phase is not None:
-                        self._end_phase(exc)
-                    due = not self._finished
-                    start = -math.inf  # that next tick is the host's
+                if self._ended is None:
+                    try:
+                        due = self._schedule(handle)
+                    except BaseException as exc:
+                        # The wait could not be handed over: that fails
+                        # the phase, and teardown goes on.
+                        if self._phase is not None:
+                            self._end_phase(exc)
+                        due = True
+                if self._ended is not None:
+                    due = True
+                    start = -math.inf  # the host runs between phases
                 if not due:
                     break
-                # The next iteration is due at once.  If I/O drives it (the
-                # last one dispatched events, whose callbacks mostly wake
-                # the tasks waiting for them, or events are ready now), it
-                # runs in this tick while the tick is young; otherwise the
-                # host runs first.
-                io = selector._nevents or selector._wstate == _WAIT_READY
-                if not io or _clock() - start >= TICK_BUDGET:
+                # The next iteration is due at once: it runs in this tick
+                # while the tick is young, else after the host's turn.
+                if _clock() - start >= TICK_BUDGET:
                     try:
                         handle.soon(handle.tick)
                     except BaseException as exc:

@@ -465,6 +465,56 @@ def test_host_call_soon_repeatedly_while_guest_waits():
     assert got == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("budget", [None, 0.0])
+def test_due_iterations_share_a_tick(budget, monkeypatch):
+    """Loop iterations due at once run in the same tick (one host round
+    trip for many), unless the tick budget is 0: one iteration per tick."""
+    if budget is not None:
+        monkeypatch.setattr(guestpoll._guest, "TICK_BUDGET", budget)
+
+    async def main():
+        for _ in range(100):
+            await asyncio.sleep(0)
+        return "ok"
+
+    host = run_queue_host(lambda h: h.start(main()))
+    assert_value(host, "ok")
+    if budget is None:
+        assert host.callbacks_run < 50, host.callbacks_run
+    else:
+        assert host.callbacks_run > 100, host.callbacks_run
+
+
+def test_busy_guest_gives_the_host_turns():
+    """A guest whose tasks are always ready still lets the host run at
+    least every TICK_BUDGET seconds or so."""
+    turns = []
+
+    async def main():
+        end = time.monotonic() + 0.3
+        n = 0
+        while time.monotonic() < end:
+            await asyncio.sleep(0)
+            n += 1
+        return n
+
+    def start(host):
+        def host_turn():
+            turns.append(time.monotonic())
+            if not host.done:
+                host.call_soon(host_turn)
+
+        host.start(main())
+        host.call_soon(host_turn)
+
+    host = run_queue_host(start)
+    iterations = assert_value(host)
+    # 0.3 s of back-to-back iterations: with no budget the host would get
+    # no turn at all in between; with 0.5 ms, hundreds.
+    assert len(turns) >= 20, (len(turns), iterations)
+    assert iterations > len(turns)  # and ticks did batch iterations
+
+
 def test_host_call_soon_ticks_without_ending_the_wait():
     """Host code on the host thread that makes guest work due queues the
     guest's tick with the host directly (run_sync_soon_not_threadsafe):

@@ -183,11 +183,14 @@ def test_host_refuses_first_tick(which, exc_type):
 
 
 @pytest.mark.parametrize("nth", [2, 3, 6])
-def test_host_refuses_a_later_tick(nth, caplog):
+def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
     """run_sync_soon_not_threadsafe raises from its nth call on, in a
     tick: the host sees its error; the run is finished right there as an
     abandoned one (warning, outcome logged), not left with its loop
     running on the host thread."""
+    # One loop iteration per tick, so that the ten sleep(0) below ask the
+    # host for ten ticks (by default they would share one).
+    monkeypatch.setattr(guestpoll._guest, "TICK_BUDGET", 0.0)
     factory = Recorder()
     host = QueueHost()
     calls = [0]
