@@ -382,3 +382,113 @@ def test_trio_guest_on_worker_thread():
     assert not t.is_alive()
     assert "error" not in res, res.get("error")
     assert res["outcome"] == outcome.Value(res["thread"])
+
+
+def _guest_tick_tasks():
+    """The Trio system tasks guestpoll runs ticks in (see _TrioSoon)."""
+    root = trio.lowlevel.current_root_task()
+    return [
+        t
+        for n in root.child_nurseries
+        for t in n.child_tasks
+        if t.name == "guestpoll: asyncio guest ticks"
+    ]
+
+
+@nts_param
+def test_trio_token_only_ticks_in_a_system_task(not_threadsafe):
+    """Given only the current run's token.run_sync_soon, guestpoll runs the
+    ticks it schedules from the Trio thread in a system task of its own,
+    which ends with the guest run; given a not-threadsafe hook, none."""
+    seen = {}
+
+    async def guest():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        seen["wake"] = lambda: loop.call_soon(fut.set_result, "woken")
+        return await fut
+
+    async def trio_main():
+        async with trio.open_nursery() as nursery:
+
+            async def waker():
+                while "wake" not in seen:
+                    await trio.sleep(0.001)
+                seen["during"] = len(_guest_tick_tasks())
+                seen["wake"]()
+
+            nursery.start_soon(waker)
+            result = await trio_guest_run(guest(), not_threadsafe=not_threadsafe)
+        await trio.testing.wait_all_tasks_blocked()
+        seen["after"] = len(_guest_tick_tasks())
+        return result
+
+    import trio.testing
+
+    assert trio.run(trio_main) == outcome.Value("woken")
+    assert seen["during"] == (0 if not_threadsafe else 1)
+    assert seen["after"] == 0
+
+
+def test_trio_run_ends_before_its_guest():
+    """trio.run returns while the guest still runs (its ticks queued in the
+    system task): the run is abandoned, cancelled and finished, with a
+    warning, and nothing hangs."""
+    record = []
+
+    async def guest():
+        try:
+            while True:
+                await asyncio.sleep(0)
+        except asyncio.CancelledError as exc:
+            record.append(str(exc))
+            raise
+
+    async def trio_main():
+        token = trio.lowlevel.current_trio_token()
+        guestpoll.start_guest_run(
+            guest(), run_sync_soon_threadsafe=token.run_sync_soon, done_callback=record.append
+        )
+        await trio.sleep(0.01)
+        assert len(_guest_tick_tasks()) == 1
+
+    with pytest.warns(RuntimeWarning, match="abandoned"):
+        trio.run(trio_main)
+        deadline = time.monotonic() + 10
+        while not record and time.monotonic() < deadline:
+            gc.collect()
+            time.sleep(0.01)
+    assert record == [guestpoll._guest.ABANDONED_MESSAGE]
+    assert asyncio._get_running_loop() is None
+
+
+@nts_param
+def test_trio_busy_guest_leaves_trio_tasks_running(not_threadsafe):
+    """A guest whose tasks are always ready (sleep(0) in a loop) still lets
+    Trio's own tasks run all along."""
+    trio_turns = []
+
+    async def guest():
+        end = time.monotonic() + 0.3
+        n = 0
+        while time.monotonic() < end:
+            await asyncio.sleep(0)
+            n += 1
+        return n
+
+    async def trio_main():
+        async with trio.open_nursery() as nursery:
+
+            async def ticker():
+                while True:
+                    trio_turns.append(time.monotonic())
+                    await trio.sleep(0)
+
+            nursery.start_soon(ticker)
+            result = await trio_guest_run(guest(), not_threadsafe=not_threadsafe)
+            nursery.cancel_scope.cancel()
+        return result
+
+    result = trio.run(trio_main)
+    assert result.unwrap() > 0
+    assert len(trio_turns) >= 20, len(trio_turns)
