@@ -236,6 +236,10 @@ def _guest_class(cls: type) -> type:
     except KeyError:
         pass
 
+    # The base methods, called directly: cheaper than super() on a path
+    # every loop iteration takes.
+    base_call_soon, base_call_at, base_stop = cls.call_soon, cls.call_at, cls.stop
+
     class GuestLoop(cls):  # type: ignore[valid-type, misc]
         _guestpoll_waiting = False
 
@@ -247,19 +251,19 @@ def _guest_class(cls: type) -> type:
                 self._selector._notify()
 
         def call_soon(self, callback, *args, context=None):  # type: ignore[no-untyped-def]
-            handle = super().call_soon(callback, *args, context=context)
+            handle = base_call_soon(self, callback, *args, context=context)
             if self._guestpoll_waiting:
                 self._guestpoll_wake()
             return handle
 
         def call_at(self, when, callback, *args, context=None):  # type: ignore[no-untyped-def]
-            handle = super().call_at(when, callback, *args, context=context)
+            handle = base_call_at(self, when, callback, *args, context=context)
             if self._guestpoll_waiting:
                 self._guestpoll_wake()
             return handle
 
         def stop(self) -> None:
-            super().stop()
+            base_stop(self)
             if self._guestpoll_waiting:
                 self._guestpoll_wake()
 
@@ -617,7 +621,9 @@ class _GuestRun:
                         self._end_phase(None)
                 if handle is None:
                     break
-                if self._ended is None:
+                if loop._ready:
+                    due = True  # what _schedule would say, cheaper
+                elif self._ended is None:
                     try:
                         due = self._schedule(handle)
                     except BaseException as exc:
