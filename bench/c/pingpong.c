@@ -353,111 +353,159 @@ round_trip(const struct row *r, void *ctx, int fd)
 	return r->wait_read(ctx);
 }
 
-static void
-run_row(const struct bench_opts *o, const struct row *r)
-{
-	struct row_desc d = {TABLE,     TITLE, r->name, r->baseline,
-	                     "latency", "us",  "lower"};
+/* One row's state across the interleaved run. */
+struct run {
+	const struct row *r;
+	struct row_desc d;
 	struct partner pt;
-	struct samples s = {0};
-	double *rep_med = NULL;
-	size_t *rep_start = NULL;
-	void *ctx = NULL;
-	int fd = -1;
-	int64_t t_end, warm_n = 0, t0;
-	char extra[128] = "";
+	int fd;
+	void *ctx;         /* NULL once torn down */
+	struct samples s;
+	size_t *rep_start; /* reps + 1 sample offsets */
+	char extra[128];
+	char error[256];   /* set: the row failed (reported as its error) */
+};
 
-	if (r->missing && *r->missing) {
-		emit_error(&d, "%s", *r->missing);
+static void
+run_fail(struct run *u, const char *msg)
+{
+	snprintf(u->error, sizeof u->error, "%s", msg[0] ? msg : "failed");
+	if (u->ctx)
+		u->r->teardown(u->ctx);
+	u->ctx = NULL;
+	partner_stop(&u->pt, &u->fd);
+}
+
+/* Partner, setup, warm-up (which also sizes the sample array, so that the
+ * timed loops do not grow it). */
+static void
+run_prepare(const struct bench_opts *o, struct run *u)
+{
+	int64_t t0, t_end, warm_n = 0;
+
+	if (u->r->missing && *u->r->missing) {
+		snprintf(u->error, sizeof u->error, "%s", *u->r->missing);
 		return;
 	}
-	if (partner_start(&pt, &fd) < 0) {
-		emit_error(&d, "socketpair/partner: %s", strerror(errno));
+	if (partner_start(&u->pt, &u->fd) < 0) {
+		snprintf(u->error, sizeof u->error, "socketpair/partner: %s",
+		         strerror(errno));
 		return;
 	}
 	errbuf[0] = '\0';
-	if (r->setup(&ctx, fd) < 0) {
-		emit_error(&d, "%s", errbuf);
-		partner_stop(&pt, &fd);
+	if (u->r->setup(&u->ctx, u->fd) < 0) {
+		u->ctx = NULL;
+		run_fail(u, errbuf);
 		return;
 	}
-	if (r->extra)
-		snprintf(extra, sizeof extra, "%s", r->extra(ctx));
-
-	/* Warm-up; it also sizes the sample array, so that the timed loop
-	 * does not grow it. */
+	if (u->r->extra)
+		snprintf(u->extra, sizeof u->extra, "%s", u->r->extra(u->ctx));
 	t0 = bench_now_ns();
 	t_end = t0 + bench_sec_to_ns(o->warmup);
 	do {
-		if (round_trip(r, ctx, fd) < 0)
-			goto failed;
+		if (round_trip(u->r, u->ctx, u->fd) < 0) {
+			run_fail(u, errbuf);
+			return;
+		}
 		warm_n++;
 	} while (bench_now_ns() < t_end);
 	{
 		double per = (double)(bench_now_ns() - t0) / (double)warm_n;
 		double want = 1.3 * o->reps * o->duration * 1e9 / per + 1024;
-		samples_reserve(&s, want < 5e7 ? (size_t)want : (size_t)5e7);
+		samples_reserve(&u->s, want < 5e7 ? (size_t)want : (size_t)5e7);
 	}
+	u->rep_start = calloc((size_t)o->reps + 1, sizeof *u->rep_start);
+	if (!u->rep_start)
+		run_fail(u, "out of memory");
+}
 
+/* One timed repetition of one row. */
+static void
+run_rep(const struct bench_opts *o, struct run *u, int rep)
+{
+	int64_t start = bench_now_ns(), a = start, b;
+	int64_t stop = start + bench_sec_to_ns(o->duration);
+
+	u->rep_start[rep] = u->s.n;
+	do {
+		if (round_trip(u->r, u->ctx, u->fd) < 0) {
+			run_fail(u, errbuf);
+			return;
+		}
+		b = bench_now_ns();
+		samples_push(&u->s, b - a);
+		/* the next round trip starts now: the clock is read once per
+		 * iteration */
+		a = b;
+	} while (b < stop);
+	u->rep_start[rep + 1] = u->s.n;
+}
+
+static void
+run_report(const struct bench_opts *o, struct run *u)
+{
+	double *rep_med;
+
+	if (u->error[0]) {
+		emit_error(&u->d, "%s", u->error);
+		return;
+	}
 	rep_med = calloc((size_t)o->reps, sizeof *rep_med);
-	rep_start = calloc((size_t)o->reps + 1, sizeof *rep_start);
-	if (!rep_med || !rep_start) {
-		snprintf(errbuf, sizeof errbuf, "out of memory");
-		goto failed;
+	if (!rep_med) {
+		emit_error(&u->d, "out of memory");
+		return;
 	}
-	for (int rep = 0; rep < o->reps; rep++) {
-		int64_t start = bench_now_ns(), a = start, b;
-		int64_t stop = start + bench_sec_to_ns(o->duration);
-
-		rep_start[rep] = s.n;
-		do {
-			if (round_trip(r, ctx, fd) < 0)
-				goto failed;
-			b = bench_now_ns();
-			samples_push(&s, b - a);
-			/* the next round trip starts now: the clock is read
-			 * once per iteration */
-			a = b;
-		} while (b < stop);
-	}
-	rep_start[o->reps] = s.n;
-	r->teardown(ctx);
-	ctx = NULL;
-	partner_stop(&pt, &fd);
-
 	for (int rep = 0; rep < o->reps; rep++)
-		rep_med[rep] =
-		        quantile_sorted(s.v + rep_start[rep],
-		                        rep_start[rep + 1] - rep_start[rep],
-		                        0.5) /
-		        1e3;
-	{
-		double med = quantile_sorted(s.v, s.n, 0.5) / 1e3;
-		double p99 = quantile_sorted(s.v, s.n, 0.99) / 1e3;
-		emit_row(&d, med, p99, rep_med, o->reps, (long long)s.n, NULL,
-		         extra);
-	}
-	goto out;
-
-failed:
-	emit_error(&d, "%s", errbuf[0] ? errbuf : "failed");
-	if (ctx)
-		r->teardown(ctx);
-	partner_stop(&pt, &fd);
-out:
-	samples_free(&s);
+		rep_med[rep] = quantile_sorted(u->s.v + u->rep_start[rep],
+		                               u->rep_start[rep + 1] -
+		                                       u->rep_start[rep],
+		                               0.5) /
+		               1e3;
+	emit_row(&u->d, quantile_sorted(u->s.v, u->s.n, 0.5) / 1e3,
+	         quantile_sorted(u->s.v, u->s.n, 0.99) / 1e3, rep_med, o->reps,
+	         (long long)u->s.n, NULL, u->extra);
 	free(rep_med);
-	free(rep_start);
 }
 
 int
 main(int argc, char **argv)
 {
+	enum { NROWS = sizeof rows / sizeof rows[0] };
 	struct bench_opts o;
+	struct run runs[NROWS];
+	int n = 0;
 
 	bench_parse(argc, argv, &o);
-	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-		if (bench_selected(&o, TABLE, rows[i].name))
-			run_row(&o, &rows[i]);
+	for (size_t i = 0; i < NROWS; i++) {
+		if (!bench_selected(&o, TABLE, rows[i].name))
+			continue;
+		memset(&runs[n], 0, sizeof runs[n]);
+		runs[n].r = &rows[i];
+		runs[n].d = (struct row_desc){TABLE,     TITLE, rows[i].name,
+		                              rows[i].baseline, "latency", "us",
+		                              "lower"};
+		runs[n].fd = -1;
+		n++;
+	}
+	/* Every row is set up (each with its own socketpair and partner
+	 * thread) and warmed up first; then the repetitions go round the
+	 * rows, so that a slow stretch of this shared machine falls on every
+	 * row alike instead of on whichever row ran then. */
+	for (int k = 0; k < n; k++)
+		run_prepare(&o, &runs[k]);
+	for (int rep = 0; rep < o.reps; rep++)
+		for (int k = 0; k < n; k++)
+			if (!runs[k].error[0])
+				run_rep(&o, &runs[k], rep);
+	for (int k = 0; k < n; k++) {
+		if (runs[k].ctx) {
+			runs[k].r->teardown(runs[k].ctx);
+			runs[k].ctx = NULL;
+			partner_stop(&runs[k].pt, &runs[k].fd);
+		}
+		run_report(&o, &runs[k]);
+		samples_free(&runs[k].s);
+		free(runs[k].rep_start);
+	}
 	return 0;
 }
