@@ -34,6 +34,7 @@
 #define TABLE "c_pingpong"
 #define TITLE "C ping-pong round trip"
 #define MAXEV 64
+#define SLICE_S 0.25 /* seconds a row runs before the next row's turn */
 
 char pp_errbuf[256];
 #define errbuf pp_errbuf
@@ -419,14 +420,13 @@ run_prepare(const struct bench_opts *o, struct run *u)
 		run_fail(u, "out of memory");
 }
 
-/* One timed repetition of one row. */
+/* One slice of a timed repetition of one row. */
 static void
-run_rep(const struct bench_opts *o, struct run *u, int rep)
+run_slice(struct run *u, double seconds)
 {
 	int64_t start = bench_now_ns(), a = start, b;
-	int64_t stop = start + bench_sec_to_ns(o->duration);
+	int64_t stop = start + bench_sec_to_ns(seconds);
 
-	u->rep_start[rep] = u->s.n;
 	do {
 		if (round_trip(u->r, u->ctx, u->fd) < 0) {
 			run_fail(u, errbuf);
@@ -438,7 +438,6 @@ run_rep(const struct bench_opts *o, struct run *u, int rep)
 		 * iteration */
 		a = b;
 	} while (b < stop);
-	u->rep_start[rep + 1] = u->s.n;
 }
 
 static void
@@ -473,7 +472,7 @@ main(int argc, char **argv)
 	enum { NROWS = sizeof rows / sizeof rows[0] };
 	struct bench_opts o;
 	struct run runs[NROWS];
-	int n = 0;
+	int n = 0, nslices;
 
 	bench_parse(argc, argv, &o);
 	for (size_t i = 0; i < NROWS; i++) {
@@ -488,15 +487,27 @@ main(int argc, char **argv)
 		n++;
 	}
 	/* Every row is set up (each with its own socketpair and partner
-	 * thread) and warmed up first; then the repetitions go round the
-	 * rows, so that a slow stretch of this shared machine falls on every
-	 * row alike instead of on whichever row ran then. */
+	 * thread) and warmed up first; then each repetition goes round the
+	 * rows in slices of about SLICE_S seconds, so that a slow stretch of
+	 * this shared machine falls on every row alike instead of on
+	 * whichever row ran then. */
+	nslices = (int)lround(o.duration / SLICE_S);
+	if (nslices < 1)
+		nslices = 1;
 	for (int k = 0; k < n; k++)
 		run_prepare(&o, &runs[k]);
-	for (int rep = 0; rep < o.reps; rep++)
+	for (int rep = 0; rep < o.reps; rep++) {
 		for (int k = 0; k < n; k++)
 			if (!runs[k].error[0])
-				run_rep(&o, &runs[k], rep);
+				runs[k].rep_start[rep] = runs[k].s.n;
+		for (int sl = 0; sl < nslices; sl++)
+			for (int k = 0; k < n; k++)
+				if (!runs[k].error[0])
+					run_slice(&runs[k], o.duration / nslices);
+		for (int k = 0; k < n; k++)
+			if (!runs[k].error[0])
+				runs[k].rep_start[rep + 1] = runs[k].s.n;
+	}
 	for (int k = 0; k < n; k++) {
 		if (runs[k].ctx) {
 			runs[k].r->teardown(runs[k].ctx);
