@@ -31,9 +31,9 @@
 
 #include "pingpong.h"
 
-#define TABLE "c_pingpong"
-#define TITLE "C ping-pong round trip"
-#define MAXEV 64
+#define TABLE   "c_pingpong"
+#define TITLE   "C ping-pong round trip"
+#define MAXEV   64
 #define SLICE_S 0.25 /* seconds a row runs before the next row's turn */
 
 char pp_errbuf[256];
@@ -360,11 +360,11 @@ struct run {
 	struct row_desc d;
 	struct partner pt;
 	int fd;
-	void *ctx;         /* NULL once torn down */
+	void *ctx; /* NULL once torn down */
 	struct samples s;
 	size_t *rep_start; /* reps + 1 sample offsets */
 	char extra[128];
-	char error[256];   /* set: the row failed (reported as its error) */
+	char error[256]; /* set: the row failed (reported as its error) */
 };
 
 static void
@@ -480,9 +480,9 @@ main(int argc, char **argv)
 			continue;
 		memset(&runs[n], 0, sizeof runs[n]);
 		runs[n].r = &rows[i];
-		runs[n].d = (struct row_desc){TABLE,     TITLE, rows[i].name,
-		                              rows[i].baseline, "latency", "us",
-		                              "lower"};
+		runs[n].d = (struct row_desc){
+		        TABLE,     TITLE, rows[i].name, rows[i].baseline,
+		        "latency", "us",  "lower"};
 		runs[n].fd = -1;
 		n++;
 	}
@@ -503,7 +503,8 @@ main(int argc, char **argv)
 		for (int sl = 0; sl < nslices; sl++)
 			for (int k = 0; k < n; k++)
 				if (!runs[k].error[0])
-					run_slice(&runs[k], o.duration / nslices);
+					run_slice(&runs[k],
+					          o.duration / nslices);
 		for (int k = 0; k < n; k++)
 			if (!runs[k].error[0])
 				runs[k].rep_start[rep + 1] = runs[k].s.n;
