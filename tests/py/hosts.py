@@ -312,6 +312,19 @@ async def trio_guest_run(
 # ---- process state probes ------------------------------------------------
 
 
+async def busy_guest(seconds: float) -> int:
+    """A guest coroutine whose task is always ready: sleep(0) in a loop for
+    *seconds*; returns how many iterations it made."""
+    import asyncio
+
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        await asyncio.sleep(0)
+        n += 1
+    return n
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 

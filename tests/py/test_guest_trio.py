@@ -468,14 +468,6 @@ def test_trio_busy_guest_leaves_trio_tasks_running(not_threadsafe):
     Trio's own tasks run all along."""
     trio_turns = []
 
-    async def guest():
-        end = time.monotonic() + 0.3
-        n = 0
-        while time.monotonic() < end:
-            await asyncio.sleep(0)
-            n += 1
-        return n
-
     async def trio_main():
         async with trio.open_nursery() as nursery:
 
@@ -485,7 +477,7 @@ def test_trio_busy_guest_leaves_trio_tasks_running(not_threadsafe):
                     await trio.sleep(0)
 
             nursery.start_soon(ticker)
-            result = await trio_guest_run(guest(), not_threadsafe=not_threadsafe)
+            result = await trio_guest_run(hosts.busy_guest(0.3), not_threadsafe=not_threadsafe)
             nursery.cancel_scope.cancel()
         return result
 
