@@ -367,14 +367,21 @@ struct run {
 	char error[256]; /* set: the row failed (reported as its error) */
 };
 
+/* Tears the row down and stops its partner (idempotent). */
 static void
-run_fail(struct run *u, const char *msg)
+run_close(struct run *u)
 {
-	snprintf(u->error, sizeof u->error, "%s", msg[0] ? msg : "failed");
 	if (u->ctx)
 		u->r->teardown(u->ctx);
 	u->ctx = NULL;
 	partner_stop(&u->pt, &u->fd);
+}
+
+static void
+run_fail(struct run *u, const char *msg)
+{
+	snprintf(u->error, sizeof u->error, "%s", msg[0] ? msg : "failed");
+	run_close(u);
 }
 
 /* Partner, setup, warm-up (which also sizes the sample array, so that the
@@ -510,11 +517,7 @@ main(int argc, char **argv)
 				runs[k].rep_start[rep + 1] = runs[k].s.n;
 	}
 	for (int k = 0; k < n; k++) {
-		if (runs[k].ctx) {
-			runs[k].r->teardown(runs[k].ctx);
-			runs[k].ctx = NULL;
-			partner_stop(&runs[k].pt, &runs[k].fd);
-		}
+		run_close(&runs[k]);
 		run_report(&o, &runs[k]);
 		samples_free(&runs[k].s);
 		free(runs[k].rep_start);

@@ -183,13 +183,14 @@ class _TrioSoon:
         if self._closed:
             raise self._finished_error("the Trio run hosting this asyncio guest is over")
         self._jobs.append(fn)
-        if self._parked:
-            self._parked = False
-            self._lowlevel.reschedule(self._task)
+        self._unpark()
 
     def close(self) -> None:
         """The guest run is over: let the task end (host thread only)."""
         self._closed = True
+        self._unpark()
+
+    def _unpark(self) -> None:
         if self._parked:
             self._parked = False
             self._lowlevel.reschedule(self._task)
@@ -621,9 +622,10 @@ class _GuestRun:
                         self._end_phase(None)
                 if handle is None:
                     break
-                if loop._ready:
-                    due = True  # what _schedule would say, cheaper
-                elif self._ended is None:
+                # With callbacks ready or a phase over, the next iteration
+                # is due: no need to ask _schedule.
+                due = True
+                if self._ended is None and not loop._ready:
                     try:
                         due = self._schedule(handle)
                     except BaseException as exc:
@@ -633,7 +635,6 @@ class _GuestRun:
                             self._end_phase(exc)
                         due = True
                 if self._ended is not None:
-                    due = True
                     start = -math.inf  # the host runs between phases
                 if not due:
                     break
