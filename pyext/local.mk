@@ -36,6 +36,12 @@ uninstall-hook:
 	-rmdir $(DESTDIR)$(pkgpyexecdir)/__pycache__ $(DESTDIR)$(pkgpyexecdir) 2>/dev/null
 
 TESTS += tests/py/run-pytest.sh
+# run-pytest.sh lays the package out in pyext/site (mksite.sh); Python may
+# write __pycache__ there, so clean removes the whole tree.
+clean-local: clean-pyext-site
+clean-pyext-site:
+	rm -rf pyext/site
+.PHONY: clean-pyext-site
 AM_TESTS_ENVIRONMENT = \
 	PYTHON='$(PYTHON)'; export PYTHON; \
 	GP_SRCDIR='$(abs_top_srcdir)'; export GP_SRCDIR; \
