@@ -384,8 +384,12 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 		rc = GP_ENOMEM;
 		goto fail_mutex;
 	}
-	if (!ops->wake && (rc = wake_open(p)) < 0)
+	if (gp__cond_init(&p->idle_cv) != 0) {
+		rc = GP_ENOMEM;
 		goto fail_park;
+	}
+	if (!ops->wake && (rc = wake_open(p)) < 0)
+		goto fail_cond;
 	if ((rc = ops->init(p)) < 0)
 		goto fail_wake;
 	*out = p;
@@ -393,6 +397,8 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 
 fail_wake:
 	wake_close(p);
+fail_cond:
+	gp__cond_destroy(&p->idle_cv);
 fail_park:
 	gp__park_destroy(&p->go);
 fail_mutex:
@@ -402,18 +408,27 @@ fail_mutex:
 	return rc;
 }
 
-void
+int
 gp_poller_free(gp_poller *p)
 {
 	int forked_child;
 
 	if (!p)
-		return;
+		return 0;
 	/* In a child after fork() the waiter thread does not exist and the
 	 * mutex may have been held by a parent thread: release memory and our
 	 * copies of the descriptors only. */
 	forked_child = gp__getpid() != p->pid;
 	if (!forked_child && p->thread_started) {
+		int on_waiter;
+
+		/* The waiter cannot join itself, nor run on in freed memory:
+		 * from the ready callback, refuse. */
+		gp__mutex_lock(&p->lock);
+		on_waiter = gp__thread_is_current(p->thread);
+		gp__mutex_unlock(&p->lock);
+		if (on_waiter)
+			return GP_EBUSY;
 		atomic_store(&p->shutdown, 1);
 		gp__park_post(&p->go);
 		gp_notify(p);
@@ -422,6 +437,7 @@ gp_poller_free(gp_poller *p)
 	p->ops->destroy(p);
 	wake_close(p);
 	if (!forked_child) {
+		gp__cond_destroy(&p->idle_cv);
 		gp__park_destroy(&p->go);
 		gp__mutex_destroy(&p->lock);
 	}
@@ -432,6 +448,7 @@ gp_poller_free(gp_poller *p)
 #endif
 	free(p->raw);
 	free(p);
+	return 0;
 }
 
 const char *
@@ -784,9 +801,9 @@ prefilter(gp_poller *p, int n)
 
 /* The kernel wait shared by gp_wait and the waiter thread.  Leaves its
  * results in p->raw / raw_n / raw_notified.  Returns the number of records
- * (events plus one for a notification), 0 on timeout, or a GP_E* code,
- * always with p->lock held, so that the caller's next step (translate,
- * publish) shares the lock with the stale check. */
+ * (events plus one for a notification), 0 on timeout (or when the split wait is
+ * cancelled), or a GP_E* code, always with p->lock held, so that the caller's
+ * next step (translate, publish) shares the lock with the stale check. */
 static int
 wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 {
@@ -838,7 +855,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				continue;
 			}
 		}
-		if (timeout_ns == 0 || atomic_load(&p->shutdown))
+		if (timeout_ns == 0 || atomic_load(&p->shutdown) || p->cancel)
 			return 0;
 		if (timeout_ns > 0) {
 			int64_t now = now_ns();
@@ -936,6 +953,19 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 
 /* ---- the split wait ----------------------------------------------------- */
 
+/* Forgets the records of the last wait that were not handed out; a
+ * notification among them stays pending for the next wait, so that no
+ * gp_notify() is lost.  Lock held. */
+static void
+discard_results(gp_poller *p)
+{
+	if (p->raw_notified)
+		atomic_store(&p->notified, 1);
+	p->raw_notified = 0;
+	p->raw_n = p->raw_pos = 0;
+	p->raw_rc = 0;
+}
+
 static GP_THREAD_FN(waiter_main)(void *arg)
 {
 	gp_poller *p = arg;
@@ -950,6 +980,12 @@ static GP_THREAD_FN(waiter_main)(void *arg)
 		if (atomic_load(&p->shutdown))
 			return GP_THREAD_DONE;
 		gp__mutex_lock(&p->lock);
+		/* A post whose job was cancelled before it was taken. */
+		if (p->state != GP_STATE_INFLIGHT || p->job_taken) {
+			gp__mutex_unlock(&p->lock);
+			continue;
+		}
+		p->job_taken = 1;
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
@@ -967,11 +1003,28 @@ static GP_THREAD_FN(waiter_main)(void *arg)
 			gp__mutex_unlock(&p->lock);
 			return GP_THREAD_DONE;
 		}
+		p->job_taken = 0;
+		if (p->cancel) {
+			/* gp_wait_cancel() waits for this. */
+			p->cancel = 0;
+			discard_results(p);
+			p->state = GP_STATE_IDLE;
+			gp__cond_broadcast(&p->idle_cv);
+			gp__mutex_unlock(&p->lock);
+			continue;
+		}
 		p->raw_rc = rc < 0 ? rc : 0;
 		p->state = GP_STATE_READY;
+		p->in_ready = 1;
 		gp__mutex_unlock(&p->lock);
 
 		ready(ready_arg);
+
+		gp__mutex_lock(&p->lock);
+		p->in_ready = 0;
+		if (p->cancel_waiters)
+			gp__cond_broadcast(&p->idle_cv);
+		gp__mutex_unlock(&p->lock);
 	}
 }
 
@@ -1018,6 +1071,7 @@ gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
 	p->job_timeout = timeout_ns;
 	p->ready = ready;
 	p->ready_arg = arg;
+	p->job_seq++;
 	p->state = GP_STATE_INFLIGHT;
 	gp__mutex_unlock(&p->lock);
 	/* Posted after the unlock, so that the waiter, if it runs at once,
@@ -1089,4 +1143,79 @@ gp_wait_collect(gp_poller *p, gp_event *out, int max)
 		p->state = GP_STATE_IDLE;
 	gp__mutex_unlock(&p->lock);
 	return k;
+}
+
+int
+gp_wait_state(gp_poller *p)
+{
+	int st;
+
+	if (!p)
+		return GP_EINVAL;
+	gp__mutex_lock(&p->lock);
+	st = (int)p->state;
+	gp__mutex_unlock(&p->lock);
+	return st;
+}
+
+int
+gp_wait_cancel(gp_poller *p)
+{
+	int rc, on_waiter;
+
+	if (!p)
+		return GP_EINVAL;
+	gp__mutex_lock(&p->lock);
+	on_waiter = p->thread_started && gp__thread_is_current(p->thread);
+	switch (p->state) {
+	case GP_STATE_PLAIN:
+		gp__mutex_unlock(&p->lock);
+		return GP_EBUSY;
+	case GP_STATE_READY:
+		/* The ready callback has been called, or is committed to be:
+		 * the waiter set in_ready with the state. */
+		discard_results(p);
+		p->state = GP_STATE_IDLE;
+		rc = GP_WAIT_READY;
+		break;
+	case GP_STATE_INFLIGHT:
+		rc = GP_WAIT_INFLIGHT;
+		if (!p->job_taken) {
+			/* The waiter has not taken the job (it may be in the
+			 * previous wait's callback): it will find the poller
+			 * idle and park again. */
+			p->state = GP_STATE_IDLE;
+			break;
+		}
+		/* The waiter is in the kernel wait, or about to publish its
+		 * result: wake it and wait until it has dropped the job.
+		 * The wake-up is armed like gp_notify's, without a
+		 * notification behind it. */
+		{
+			uint64_t seq = p->job_seq;
+
+			p->cancel = 1;
+			if (!atomic_exchange(&p->wake_armed, 1))
+				gp__wake(p);
+			p->cancel_waiters++;
+			while (p->state == GP_STATE_INFLIGHT &&
+			       p->job_seq == seq)
+				gp__cond_wait(&p->idle_cv, &p->lock);
+			p->cancel_waiters--;
+		}
+		break;
+	default:
+		rc = GP_WAIT_IDLE;
+		break;
+	}
+	/* Whatever the state was, a ready callback of an earlier wait may
+	 * still be running; wait for it, unless it is the caller. */
+	if (!on_waiter) {
+		p->cancel_waiters++;
+		while (p->in_ready)
+			gp__cond_wait(&p->idle_cv, &p->lock);
+		p->cancel_waiters--;
+	}
+	gp__mutex_unlock(&p->lock);
+	return rc;
 }

@@ -66,11 +66,13 @@ typedef struct gp_raw {
 
 enum gp_ctl_op { GP_CTL_ADD, GP_CTL_MOD, GP_CTL_DEL };
 
-enum gp_wait_state {
-	GP_STATE_IDLE,     /* nothing in progress */
-	GP_STATE_PLAIN,    /* a thread is inside gp_wait */
-	GP_STATE_INFLIGHT, /* the waiter thread owns a split wait */
-	GP_STATE_READY     /* split-wait results wait to be collected */
+/* The wait state machine; gp_wait_state() reports it with the public
+ * GP_WAIT_* values, which are the same numbers. */
+enum gp_state {
+	GP_STATE_IDLE = GP_WAIT_IDLE,         /* nothing in progress */
+	GP_STATE_PLAIN = GP_WAIT_PLAIN,       /* a thread is inside gp_wait */
+	GP_STATE_INFLIGHT = GP_WAIT_INFLIGHT, /* a split wait is in flight */
+	GP_STATE_READY = GP_WAIT_READY /* split-wait results to collect */
 };
 
 struct gp_backend_ops {
@@ -130,12 +132,24 @@ struct gp_poller {
 	int raw_notified;
 	int raw_rc; /* a failed split wait's error, reported by collect */
 
-	enum gp_wait_state state;
+	enum gp_state state;
 
-	/* The waiter thread of the split wait. */
+	/* The waiter thread of the split wait.  Under p->lock: job_taken is
+	 * set while the waiter works on the INFLIGHT job (from taking it to
+	 * publishing or dropping its result); cancel asks it to drop the
+	 * result; in_ready is set while it calls (or is about to call) the
+	 * ready callback; job_seq counts gp_wait_start calls; idle_cv is
+	 * broadcast when a cancelled job is dropped and, if cancel_waiters,
+	 * when a ready callback returns. */
 	gp_thread thread;
 	int thread_started;
 	gp_park go; /* posted by gp_wait_start and gp_poller_free */
+	int job_taken;
+	int cancel;
+	int in_ready;
+	int cancel_waiters;
+	uint64_t job_seq;
+	gp_cond idle_cv;
 	atomic_int shutdown;
 	int64_t job_timeout;
 	gp_ready_cb ready;

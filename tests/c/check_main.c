@@ -78,6 +78,7 @@ main(void)
 	srunner_add_suite(sr, wait_suite());
 	srunner_add_suite(sr, threads_suite());
 	srunner_add_suite(sr, split_suite());
+	srunner_add_suite(sr, cancel_suite());
 	srunner_add_suite(sr, stale_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_run_all(sr, CK_NORMAL);
