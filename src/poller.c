@@ -799,16 +799,25 @@ prefilter(gp_poller *p, int n)
 	return k;
 }
 
+/* How many kernel waits in a row may bring nothing but stale records
+ * before a wait gives up and returns 0 early.  The kernel can report a
+ * registration the table no longer has for ever: epoll keeps an entry
+ * whose descriptor was closed before gp_remove while a dup() of it stays
+ * open, and nothing can take that entry out any more. */
+#define GP_STALE_ROUNDS 16
+
 /* The kernel wait shared by gp_wait and the waiter thread.  Leaves its
  * results in p->raw / raw_n / raw_notified.  Returns the number of records
- * (events plus one for a notification), 0 on timeout (or when the split wait is
- * cancelled), or a GP_E* code, always with p->lock held, so that the caller's
- * next step (translate, publish) shares the lock with the stale check. */
+ * (events plus one for a notification), 0 on timeout (or after
+ * GP_STALE_ROUNDS kernel waits in a row with only stale records, or when the
+ * split wait is cancelled), or a GP_E* code, always with p->lock held, so that
+ * the caller's next step (translate, publish) shares the lock with the
+ * stale check. */
 static int
 wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 {
 	int64_t deadline = 0, t = timeout_ns;
-	int notified = 0, repolled = 0, n;
+	int notified = 0, repolled = 0, stale_rounds = 0, n;
 
 	p->raw_n = p->raw_pos = 0;
 	p->raw_notified = 0;
@@ -838,8 +847,11 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				notified = 1;
 		}
 		gp__mutex_lock(&p->lock);
-		if (n > 0)
-			n = prefilter(p, n);
+		if (n <= 0)
+			stale_rounds = 0;
+		else if ((n = prefilter(p, n)) == 0 &&
+		         ++stale_rounds >= GP_STALE_ROUNDS && !notified)
+			return 0;
 		if (n > 0 || notified) {
 			p->raw_n = n > 0 ? n : 0;
 			p->raw_notified = notified;
