@@ -90,6 +90,16 @@ struct kq_state {
 #define KQ_UDATA(token)                                                        \
 	((__typeof__(((struct kevent *)0)->udata))(uintptr_t)(token))
 
+/* The token (slot and generation, 64 bits) travels in udata, which has the
+ * size of a pointer: 32-bit targets would cut the generation off and let
+ * stale events through.  configure and setup.py leave the backend out
+ * there; this stops any other build. */
+_Static_assert(sizeof(((struct kevent *)0)->udata) >= sizeof(uint64_t),
+               "the kqueue backend keeps a 64-bit token in kevent.udata, "
+               "which needs 64-bit pointers");
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t),
+               "the kqueue backend needs a 64-bit uintptr_t");
+
 static uint64_t
 kq_token(const struct kevent *e)
 {
