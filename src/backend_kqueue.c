@@ -330,12 +330,9 @@ kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 			*woken = 1;
 			continue;
 		}
-		if (slot >= p->nregs || slot >= s->nslots)
-			continue;
-		r = &p->regs[slot];
-		ks = &s->slots[slot];
-		if (!r->events || r->gen != GP_TOKEN_GEN(token))
+		if (slot >= s->nslots || !(r = gp__live_reg(p, token)))
 			continue; /* removed or changed meanwhile */
+		ks = &s->slots[slot];
 		if (ks->seen == s->stamp) {
 			/* The registration's other knote: the same record. */
 			if (ks->rec >= 0)

@@ -122,55 +122,76 @@ gp_version_number(void)
 
 /* ---- backends ------------------------------------------------------------ */
 
-static const char *const backend_names[] = {"default", "epoll", "kqueue",
-                                            "iocp", "poll"};
+#ifdef HAVE_EPOLL_CREATE1
+#define GP_EPOLL_OPS (&gp__epoll_ops)
+#else
+#define GP_EPOLL_OPS NULL
+#endif
+#ifdef HAVE_KQUEUE
+#define GP_KQUEUE_OPS (&gp__kqueue_ops)
+#else
+#define GP_KQUEUE_OPS NULL
+#endif
+#ifdef _WIN32
+#define GP_IOCP_OPS (&gp__iocp_ops)
+#define GP_POLL_OPS NULL
+#else
+#define GP_IOCP_OPS NULL
+#define GP_POLL_OPS (&gp__poll_ops)
+#endif
+
+/* The backend registry, the one list of backends: indexed by id (enum
+ * gp_backend), with the name gp_backend_name() and GUESTPOLL_BACKEND use,
+ * the ops when this build has the backend, and its rank: the default
+ * backend is the available one of highest rank (iocp > epoll > kqueue >
+ * poll: a Linux build with libkqueue keeps epoll). */
+static const struct gp_backend_entry {
+	int id;
+	const char *name;
+	const struct gp_backend_ops *ops;
+	int rank;
+} backends[] = {
+        {GP_BACKEND_DEFAULT, "default", NULL, 0},
+        {GP_BACKEND_EPOLL, "epoll", GP_EPOLL_OPS, 3},
+        {GP_BACKEND_KQUEUE, "kqueue", GP_KQUEUE_OPS, 2},
+        {GP_BACKEND_IOCP, "iocp", GP_IOCP_OPS, 4},
+        {GP_BACKEND_POLL, "poll", GP_POLL_OPS, 1},
+};
+#define GP_NBACKENDS (sizeof backends / sizeof backends[0])
+
+static const struct gp_backend_entry *
+backend_entry(int id)
+{
+	if (id < 0 || (size_t)id >= GP_NBACKENDS)
+		return NULL;
+	return &backends[id];
+}
 
 static const struct gp_backend_ops *
 backend_ops(int id)
 {
-	switch (id) {
-#ifdef HAVE_EPOLL_CREATE1
-	case GP_BACKEND_EPOLL:
-		return &gp__epoll_ops;
-#endif
-#ifdef HAVE_KQUEUE
-	case GP_BACKEND_KQUEUE:
-		return &gp__kqueue_ops;
-#endif
-#ifdef _WIN32
-	case GP_BACKEND_IOCP:
-		return &gp__iocp_ops;
-#else
-	case GP_BACKEND_POLL:
-		return &gp__poll_ops;
-#endif
-	default:
-		return NULL;
-	}
+	const struct gp_backend_entry *e = backend_entry(id);
+
+	return e ? e->ops : NULL;
 }
 
-/* epoll > kqueue > poll: a Linux build with libkqueue keeps epoll. */
 static const struct gp_backend_ops *
 best_backend(void)
 {
-#if defined(_WIN32)
-	return &gp__iocp_ops;
-#elif defined(HAVE_EPOLL_CREATE1)
-	return &gp__epoll_ops;
-#elif defined(HAVE_KQUEUE)
-	return &gp__kqueue_ops;
-#else
-	return &gp__poll_ops;
-#endif
+	const struct gp_backend_entry *best = NULL;
+
+	for (size_t i = 0; i < GP_NBACKENDS; i++)
+		if (backends[i].ops && (!best || backends[i].rank > best->rank))
+			best = &backends[i];
+	return best ? best->ops : NULL;
 }
 
 const char *
 gp_backend_name(int backend)
 {
-	if (backend < 0 ||
-	    (size_t)backend >= sizeof backend_names / sizeof backend_names[0])
-		return NULL;
-	return backend_names[backend];
+	const struct gp_backend_entry *e = backend_entry(backend);
+
+	return e ? e->name : NULL;
 }
 
 int
@@ -199,11 +220,9 @@ choose_backend(const gp_options *o, const struct gp_backend_ops **out)
 		const char *env = getenv("GUESTPOLL_BACKEND");
 		if (env && *env) {
 			id = -1;
-			for (size_t i = 0;
-			     i < sizeof backend_names / sizeof backend_names[0];
-			     i++)
-				if (strcmp(env, backend_names[i]) == 0)
-					id = (int)i;
+			for (size_t i = 0; i < GP_NBACKENDS; i++)
+				if (strcmp(env, backends[i].name) == 0)
+					id = backends[i].id;
 			if (id < 0)
 				return GP_EINVAL;
 		}
@@ -323,14 +342,20 @@ gp__wake_drain(gp_poller *p)
 }
 #endif /* !_WIN32 */
 
+void
+gp__wake_waiter(gp_poller *p)
+{
+	if (!atomic_exchange(&p->wake_armed, 1))
+		gp__wake(p);
+}
+
 int
 gp_notify(gp_poller *p)
 {
 	if (!p)
 		return GP_EINVAL;
 	atomic_store(&p->notified, 1);
-	if (!atomic_exchange(&p->wake_armed, 1))
-		gp__wake(p);
+	gp__wake_waiter(p);
 	return 0;
 }
 
@@ -770,10 +795,8 @@ gp_remove(gp_poller *p, gp_fd_t fd)
 
 /* ---- waiting ----------------------------------------------------------- */
 
-/* Looks up the live registration a raw record belongs to, or NULL when the
- * record is stale.  Lock held. */
-static gp_reg *
-record_reg(gp_poller *p, uint64_t token)
+gp_reg *
+gp__live_reg(gp_poller *p, uint64_t token)
 {
 	uint32_t slot = GP_TOKEN_SLOT(token);
 	gp_reg *r;
@@ -794,7 +817,7 @@ prefilter(gp_poller *p, int n)
 	int k = 0;
 
 	for (int i = 0; i < n; i++)
-		if (record_reg(p, p->raw[i].token))
+		if (gp__live_reg(p, p->raw[i].token))
 			p->raw[k++] = p->raw[i];
 	return k;
 }
@@ -895,7 +918,7 @@ translate(gp_poller *p, gp_event *out, int max)
 	}
 	while (k < max && p->raw_pos < p->raw_n) {
 		const gp_raw *raw = &p->raw[p->raw_pos++];
-		gp_reg *r = record_reg(p, raw->token);
+		gp_reg *r = gp__live_reg(p, raw->token);
 		unsigned ev;
 
 		if (!r)
@@ -1200,15 +1223,13 @@ gp_wait_cancel(gp_poller *p)
 			break;
 		}
 		/* The waiter is in the kernel wait, or about to publish its
-		 * result: wake it and wait until it has dropped the job.
-		 * The wake-up is armed like gp_notify's, without a
-		 * notification behind it. */
+		 * result: wake it (without a notification behind the
+		 * wake-up) and wait until it has dropped the job. */
 		{
 			uint64_t seq = p->job_seq;
 
 			p->cancel = 1;
-			if (!atomic_exchange(&p->wake_armed, 1))
-				gp__wake(p);
+			gp__wake_waiter(p);
 			p->cancel_waiters++;
 			while (p->state == GP_STATE_INFLIGHT &&
 			       p->job_seq == seq)

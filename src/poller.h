@@ -2,9 +2,11 @@
  *
  * The core (poller.c) owns the registration table, the generations that make
  * kernel tokens unique, the wake-up descriptor, the wait state machine and
- * the waiter thread.  A backend (backend_*.c) only talks to the kernel: it
- * applies one registration change, and it waits and reports raw records
- * (token + GP_* bits) into p->raw.
+ * the waiter thread, and the backend registry (the one list of backends:
+ * id, name, ops, rank).  A backend (backend_*.c) only talks to the kernel:
+ * it applies one registration change, and it waits and reports raw records
+ * (token + GP_* bits) into p->raw.  The contract gives it gp__live_reg()
+ * (the one stale check) and gp__wake_waiter() (the one coalesced wake-up).
  *
  * Locking: p->lock protects the table, the wait state and the raw results.
  * Backend ctl() runs with the lock held; backend wait() runs without it.
@@ -160,6 +162,18 @@ struct gp_poller {
 
 /* Helpers the backends use. */
 int gp__errno_code(int err);
+/* The live registration a kernel token names, or NULL when the token is
+ * stale (its slot was removed, replaced or modified since).  The one stale
+ * check: the core filters every record with it, and a backend that looks
+ * at registrations while it gathers records uses it too.  Lock held. */
+gp_reg *gp__live_reg(gp_poller *p, uint64_t token);
+/* Wakes a blocked wait() unless a wake-up is already outstanding
+ * (p->wake_armed, cleared by the waiting side once it has drained the
+ * wake-up).  Any thread; async-signal-safe on POSIX. */
+void gp__wake_waiter(gp_poller *p);
+/* The raw wake-up, without the coalescing (the backend's wake op, or a
+ * write to the wake-up descriptor); gp__wake_waiter is what callers
+ * want. */
 void gp__wake(gp_poller *p);
 void gp__wake_drain(gp_poller *p);
 int64_t gp__ms_round_up(int64_t ns);
