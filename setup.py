@@ -46,6 +46,11 @@ PROBES = [
     ("HAVE_KQUEUE", ["sys/types.h", "sys/event.h", "sys/time.h"], "return kqueue();"),
 ]
 
+# The kqueue backend keeps a 64-bit token in kevent.udata, a pointer: like
+# configure.ac, leave it out on targets with smaller pointers (the compiler
+# is asked, so a cross or 32-bit build is judged by its target).
+PTR64_PROBE = ([], "typedef char gp_ptr64[sizeof(void *) >= 8 ? 1 : -1]; (void)sizeof(gp_ptr64); return 0;")
+
 # Which backend source each platform feature brings in.
 BACKENDS = [
     ("src/backend_epoll.c", "HAVE_EPOLL_CREATE1"),
@@ -82,6 +87,9 @@ class BuildExt(build_ext):
                 for macro, headers, body in PROBES:
                     if self._probe(tmp, headers, body):
                         have.add(macro)
+                if "HAVE_KQUEUE" in have and not self._probe(tmp, *PTR64_PROBE):
+                    self.warn("kqueue found, but the kqueue backend needs 64-bit pointers; not built")
+                    have.discard("HAVE_KQUEUE")
         lines = [
             "/* config.h - written by setup.py (build_ext) for a pip build. */",
             "#ifndef _GNU_SOURCE",

@@ -134,7 +134,9 @@ typedef struct gp_event {
 } gp_event;
 
 GP_API int gp_poller_new(gp_poller **out, const gp_options *opts);
-GP_API void gp_poller_free(gp_poller *p);
+/* 0, or GP_EBUSY when called on the poller's own waiter thread (from the
+ * ready callback): the poller is then left alone. */
+GP_API int gp_poller_free(gp_poller *p);
 /* The backend in use: "epoll", "poll", ... */
 GP_API const char *gp_poller_backend(const gp_poller *p);
 /* The backend's own pollable descriptor (the epoll fd), for nesting a poller
@@ -165,6 +167,27 @@ GP_API int gp_wait_collect(gp_poller *p, gp_event *out, int max);
  * is ready, its records wait for gp_wait_collect() as after a split wait
  * (and are checked when collected); returns how many, 0 if none. */
 GP_API int gp_wait_poll(gp_poller *p);
+
+/* The state of the poller's wait, as gp_wait_state() reports it and
+ * gp_wait_cancel() returns it. */
+enum gp_wait_state {
+	GP_WAIT_IDLE = 0,     /* no wait: gp_wait_start may be called */
+	GP_WAIT_INFLIGHT = 1, /* a split wait runs; ready not yet called */
+	GP_WAIT_READY = 2,    /* records (maybe none) wait for collect */
+	GP_WAIT_PLAIN = 3     /* a gp_wait or gp_wait_poll is running */
+};
+/* One of the GP_WAIT_* values, or GP_EINVAL.  Thread-safe. */
+GP_API int gp_wait_state(gp_poller *p);
+/* Ends the split wait: when it returns (on a thread other than the
+ * waiter), no ready callback of p is running, none will be called until
+ * the next gp_wait_start, and records not yet collected are discarded
+ * (a notification among them is kept for the next wait).  Returns the
+ * state it found: GP_WAIT_IDLE (nothing to do), GP_WAIT_INFLIGHT (ready
+ * will never be called for that wait), GP_WAIT_READY (ready was called),
+ * or GP_EBUSY (a plain gp_wait runs: nothing changed) or GP_EINVAL.
+ * Thread-safe; callable from the ready callback, where it does not wait.
+ */
+GP_API int gp_wait_cancel(gp_poller *p);
 
 /* ---- version ---------------------------------------------------------- */
 

@@ -15,7 +15,9 @@ dist_man3_MANS += \
 	man/gp_strerror.3 \
 	man/gp_version.3 \
 	man/gp_wait.3 \
-	man/gp_wait_start.3
+	man/gp_wait_cancel.3 \
+	man/gp_wait_start.3 \
+	man/gp_wait_state.3
 
 # Link pages (.so).
 dist_man3_MANS += \

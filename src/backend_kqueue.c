@@ -90,6 +90,16 @@ struct kq_state {
 #define KQ_UDATA(token)                                                        \
 	((__typeof__(((struct kevent *)0)->udata))(uintptr_t)(token))
 
+/* The token (slot and generation, 64 bits) travels in udata, which has the
+ * size of a pointer: 32-bit targets would cut the generation off and let
+ * stale events through.  configure and setup.py leave the backend out
+ * there; this stops any other build. */
+_Static_assert(sizeof(((struct kevent *)0)->udata) >= sizeof(uint64_t),
+               "the kqueue backend keeps a 64-bit token in kevent.udata, "
+               "which needs 64-bit pointers");
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t),
+               "the kqueue backend needs a 64-bit uintptr_t");
+
 static uint64_t
 kq_token(const struct kevent *e)
 {
@@ -320,12 +330,9 @@ kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 			*woken = 1;
 			continue;
 		}
-		if (slot >= p->nregs || slot >= s->nslots)
-			continue;
-		r = &p->regs[slot];
-		ks = &s->slots[slot];
-		if (!r->events || r->gen != GP_TOKEN_GEN(token))
+		if (slot >= s->nslots || !(r = gp__live_reg(p, token)))
 			continue; /* removed or changed meanwhile */
+		ks = &s->slots[slot];
 		if (ks->seen == s->stamp) {
 			/* The registration's other knote: the same record. */
 			if (ks->rec >= 0)

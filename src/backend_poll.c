@@ -76,8 +76,8 @@ pl_ctl(gp_poller *p, enum gp_ctl_op op, uint32_t slot)
 	if (op != GP_CTL_DEL && fcntl(p->regs[slot].fd, F_GETFD) < 0)
 		return GP_EBADF;
 	s->dirty = 1;
-	if (s->polling && !atomic_exchange(&p->wake_armed, 1))
-		gp__wake(p);
+	if (s->polling)
+		gp__wake_waiter(p);
 	return 0;
 }
 
@@ -170,7 +170,6 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 	for (size_t c = 0, m = s->npfds - 1; n > 0 && c < m && k < kmax; c++) {
 		size_t i = 1 + (s->next + c) % m;
 		short re = s->pfds[i].revents;
-		uint32_t slot = GP_TOKEN_SLOT(s->tokens[i]);
 		gp_reg *r;
 		unsigned bits = 0;
 
@@ -179,10 +178,7 @@ pl_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		n--;
 		if (k + 1 == kmax)
 			s->next = i % m; /* the one after i */
-		if (slot >= p->nregs)
-			continue;
-		r = &p->regs[slot];
-		if (!r->events || r->gen != GP_TOKEN_GEN(s->tokens[i]))
+		if (!(r = gp__live_reg(p, s->tokens[i])))
 			continue; /* changed meanwhile: the rebuild re-polls */
 		if (re & (POLLIN | POLLPRI))
 			bits |= GP_READ;

@@ -1,6 +1,7 @@
 /* platform.h - the few operating-system services the core needs, spelled
- * once for POSIX and once for Windows: a mutex, the waiter thread, the
- * monotonic clock, and the process id that recognises a forked child.
+ * once for POSIX and once for Windows: a mutex and a condition variable,
+ * the waiter thread and its identity, the monotonic clock, and the process
+ * id that recognises a forked child.
  *
  * POSIX: pthreads, clock_gettime(CLOCK_MONOTONIC), getpid().  gp_mutex is
  * a pthread_mutex_t there, so backends may use either spelling.
@@ -61,6 +62,36 @@ static inline void
 gp__mutex_unlock(gp_mutex *m)
 {
 	ReleaseSRWLockExclusive(m);
+}
+
+/* A condition variable used with a gp_mutex. */
+typedef CONDITION_VARIABLE gp_cond;
+static inline int
+gp__cond_init(gp_cond *c)
+{
+	InitializeConditionVariable(c);
+	return 0;
+}
+static inline void
+gp__cond_destroy(gp_cond *c)
+{
+	(void)c;
+}
+static inline void
+gp__cond_wait(gp_cond *c, gp_mutex *m)
+{
+	SleepConditionVariableSRW(c, m, INFINITE, 0);
+}
+static inline void
+gp__cond_broadcast(gp_cond *c)
+{
+	WakeAllConditionVariable(c);
+}
+/* 1 if the calling thread is t. */
+static inline int
+gp__thread_is_current(gp_thread t)
+{
+	return GetThreadId(t) == GetCurrentThreadId();
 }
 
 /* Returns 0 or a GP_E* code. */
@@ -131,6 +162,34 @@ static inline void
 gp__mutex_unlock(gp_mutex *m)
 {
 	pthread_mutex_unlock(m);
+}
+
+typedef pthread_cond_t gp_cond;
+static inline int
+gp__cond_init(gp_cond *c)
+{
+	return pthread_cond_init(c, NULL) == 0 ? 0 : GP_ENOMEM;
+}
+static inline void
+gp__cond_destroy(gp_cond *c)
+{
+	pthread_cond_destroy(c);
+}
+static inline void
+gp__cond_wait(gp_cond *c, gp_mutex *m)
+{
+	pthread_cond_wait(c, m);
+}
+static inline void
+gp__cond_broadcast(gp_cond *c)
+{
+	pthread_cond_broadcast(c);
+}
+/* 1 if the calling thread is t. */
+static inline int
+gp__thread_is_current(gp_thread t)
+{
+	return pthread_equal(t, pthread_self()) != 0;
 }
 
 static inline int64_t

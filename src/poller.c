@@ -122,55 +122,76 @@ gp_version_number(void)
 
 /* ---- backends ------------------------------------------------------------ */
 
-static const char *const backend_names[] = {"default", "epoll", "kqueue",
-                                            "iocp", "poll"};
+#ifdef HAVE_EPOLL_CREATE1
+#define GP_EPOLL_OPS (&gp__epoll_ops)
+#else
+#define GP_EPOLL_OPS NULL
+#endif
+#ifdef HAVE_KQUEUE
+#define GP_KQUEUE_OPS (&gp__kqueue_ops)
+#else
+#define GP_KQUEUE_OPS NULL
+#endif
+#ifdef _WIN32
+#define GP_IOCP_OPS (&gp__iocp_ops)
+#define GP_POLL_OPS NULL
+#else
+#define GP_IOCP_OPS NULL
+#define GP_POLL_OPS (&gp__poll_ops)
+#endif
+
+/* The backend registry, the one list of backends: indexed by id (enum
+ * gp_backend), with the name gp_backend_name() and GUESTPOLL_BACKEND use,
+ * the ops when this build has the backend, and its rank: the default
+ * backend is the available one of highest rank (iocp > epoll > kqueue >
+ * poll: a Linux build with libkqueue keeps epoll). */
+static const struct gp_backend_entry {
+	int id;
+	const char *name;
+	const struct gp_backend_ops *ops;
+	int rank;
+} backends[] = {
+        {GP_BACKEND_DEFAULT, "default", NULL, 0},
+        {GP_BACKEND_EPOLL, "epoll", GP_EPOLL_OPS, 3},
+        {GP_BACKEND_KQUEUE, "kqueue", GP_KQUEUE_OPS, 2},
+        {GP_BACKEND_IOCP, "iocp", GP_IOCP_OPS, 4},
+        {GP_BACKEND_POLL, "poll", GP_POLL_OPS, 1},
+};
+#define GP_NBACKENDS (sizeof backends / sizeof backends[0])
+
+static const struct gp_backend_entry *
+backend_entry(int id)
+{
+	if (id < 0 || (size_t)id >= GP_NBACKENDS)
+		return NULL;
+	return &backends[id];
+}
 
 static const struct gp_backend_ops *
 backend_ops(int id)
 {
-	switch (id) {
-#ifdef HAVE_EPOLL_CREATE1
-	case GP_BACKEND_EPOLL:
-		return &gp__epoll_ops;
-#endif
-#ifdef HAVE_KQUEUE
-	case GP_BACKEND_KQUEUE:
-		return &gp__kqueue_ops;
-#endif
-#ifdef _WIN32
-	case GP_BACKEND_IOCP:
-		return &gp__iocp_ops;
-#else
-	case GP_BACKEND_POLL:
-		return &gp__poll_ops;
-#endif
-	default:
-		return NULL;
-	}
+	const struct gp_backend_entry *e = backend_entry(id);
+
+	return e ? e->ops : NULL;
 }
 
-/* epoll > kqueue > poll: a Linux build with libkqueue keeps epoll. */
 static const struct gp_backend_ops *
 best_backend(void)
 {
-#if defined(_WIN32)
-	return &gp__iocp_ops;
-#elif defined(HAVE_EPOLL_CREATE1)
-	return &gp__epoll_ops;
-#elif defined(HAVE_KQUEUE)
-	return &gp__kqueue_ops;
-#else
-	return &gp__poll_ops;
-#endif
+	const struct gp_backend_entry *best = NULL;
+
+	for (size_t i = 0; i < GP_NBACKENDS; i++)
+		if (backends[i].ops && (!best || backends[i].rank > best->rank))
+			best = &backends[i];
+	return best ? best->ops : NULL;
 }
 
 const char *
 gp_backend_name(int backend)
 {
-	if (backend < 0 ||
-	    (size_t)backend >= sizeof backend_names / sizeof backend_names[0])
-		return NULL;
-	return backend_names[backend];
+	const struct gp_backend_entry *e = backend_entry(backend);
+
+	return e ? e->name : NULL;
 }
 
 int
@@ -199,11 +220,9 @@ choose_backend(const gp_options *o, const struct gp_backend_ops **out)
 		const char *env = getenv("GUESTPOLL_BACKEND");
 		if (env && *env) {
 			id = -1;
-			for (size_t i = 0;
-			     i < sizeof backend_names / sizeof backend_names[0];
-			     i++)
-				if (strcmp(env, backend_names[i]) == 0)
-					id = (int)i;
+			for (size_t i = 0; i < GP_NBACKENDS; i++)
+				if (strcmp(env, backends[i].name) == 0)
+					id = backends[i].id;
 			if (id < 0)
 				return GP_EINVAL;
 		}
@@ -323,14 +342,20 @@ gp__wake_drain(gp_poller *p)
 }
 #endif /* !_WIN32 */
 
+void
+gp__wake_waiter(gp_poller *p)
+{
+	if (!atomic_exchange(&p->wake_armed, 1))
+		gp__wake(p);
+}
+
 int
 gp_notify(gp_poller *p)
 {
 	if (!p)
 		return GP_EINVAL;
 	atomic_store(&p->notified, 1);
-	if (!atomic_exchange(&p->wake_armed, 1))
-		gp__wake(p);
+	gp__wake_waiter(p);
 	return 0;
 }
 
@@ -384,8 +409,12 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 		rc = GP_ENOMEM;
 		goto fail_mutex;
 	}
-	if (!ops->wake && (rc = wake_open(p)) < 0)
+	if (gp__cond_init(&p->idle_cv) != 0) {
+		rc = GP_ENOMEM;
 		goto fail_park;
+	}
+	if (!ops->wake && (rc = wake_open(p)) < 0)
+		goto fail_cond;
 	if ((rc = ops->init(p)) < 0)
 		goto fail_wake;
 	*out = p;
@@ -393,6 +422,8 @@ gp_poller_new(gp_poller **out, const gp_options *opts)
 
 fail_wake:
 	wake_close(p);
+fail_cond:
+	gp__cond_destroy(&p->idle_cv);
 fail_park:
 	gp__park_destroy(&p->go);
 fail_mutex:
@@ -402,18 +433,27 @@ fail_mutex:
 	return rc;
 }
 
-void
+int
 gp_poller_free(gp_poller *p)
 {
 	int forked_child;
 
 	if (!p)
-		return;
+		return 0;
 	/* In a child after fork() the waiter thread does not exist and the
 	 * mutex may have been held by a parent thread: release memory and our
 	 * copies of the descriptors only. */
 	forked_child = gp__getpid() != p->pid;
 	if (!forked_child && p->thread_started) {
+		int on_waiter;
+
+		/* The waiter cannot join itself, nor run on in freed memory:
+		 * from the ready callback, refuse. */
+		gp__mutex_lock(&p->lock);
+		on_waiter = gp__thread_is_current(p->thread);
+		gp__mutex_unlock(&p->lock);
+		if (on_waiter)
+			return GP_EBUSY;
 		atomic_store(&p->shutdown, 1);
 		gp__park_post(&p->go);
 		gp_notify(p);
@@ -422,6 +462,7 @@ gp_poller_free(gp_poller *p)
 	p->ops->destroy(p);
 	wake_close(p);
 	if (!forked_child) {
+		gp__cond_destroy(&p->idle_cv);
 		gp__park_destroy(&p->go);
 		gp__mutex_destroy(&p->lock);
 	}
@@ -432,6 +473,7 @@ gp_poller_free(gp_poller *p)
 #endif
 	free(p->raw);
 	free(p);
+	return 0;
 }
 
 const char *
@@ -753,10 +795,8 @@ gp_remove(gp_poller *p, gp_fd_t fd)
 
 /* ---- waiting ----------------------------------------------------------- */
 
-/* Looks up the live registration a raw record belongs to, or NULL when the
- * record is stale.  Lock held. */
-static gp_reg *
-record_reg(gp_poller *p, uint64_t token)
+gp_reg *
+gp__live_reg(gp_poller *p, uint64_t token)
 {
 	uint32_t slot = GP_TOKEN_SLOT(token);
 	gp_reg *r;
@@ -777,21 +817,30 @@ prefilter(gp_poller *p, int n)
 	int k = 0;
 
 	for (int i = 0; i < n; i++)
-		if (record_reg(p, p->raw[i].token))
+		if (gp__live_reg(p, p->raw[i].token))
 			p->raw[k++] = p->raw[i];
 	return k;
 }
 
+/* How many kernel waits in a row may bring nothing but stale records
+ * before a wait gives up and returns 0 early.  The kernel can report a
+ * registration the table no longer has for ever: epoll keeps an entry
+ * whose descriptor was closed before gp_remove while a dup() of it stays
+ * open, and nothing can take that entry out any more. */
+#define GP_STALE_ROUNDS 16
+
 /* The kernel wait shared by gp_wait and the waiter thread.  Leaves its
  * results in p->raw / raw_n / raw_notified.  Returns the number of records
- * (events plus one for a notification), 0 on timeout, or a GP_E* code,
- * always with p->lock held, so that the caller's next step (translate,
- * publish) shares the lock with the stale check. */
+ * (events plus one for a notification), 0 on timeout (or after
+ * GP_STALE_ROUNDS kernel waits in a row with only stale records, or when the
+ * split wait is cancelled), or a GP_E* code, always with p->lock held, so that
+ * the caller's next step (translate, publish) shares the lock with the
+ * stale check. */
 static int
 wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 {
 	int64_t deadline = 0, t = timeout_ns;
-	int notified = 0, repolled = 0, n;
+	int notified = 0, repolled = 0, stale_rounds = 0, n;
 
 	p->raw_n = p->raw_pos = 0;
 	p->raw_notified = 0;
@@ -821,8 +870,11 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				notified = 1;
 		}
 		gp__mutex_lock(&p->lock);
-		if (n > 0)
-			n = prefilter(p, n);
+		if (n <= 0)
+			stale_rounds = 0;
+		else if ((n = prefilter(p, n)) == 0 &&
+		         ++stale_rounds >= GP_STALE_ROUNDS && !notified)
+			return 0;
 		if (n > 0 || notified) {
 			p->raw_n = n > 0 ? n : 0;
 			p->raw_notified = notified;
@@ -838,7 +890,7 @@ wait_loop(gp_poller *p, int kmax, int64_t timeout_ns, int retry_eintr)
 				continue;
 			}
 		}
-		if (timeout_ns == 0 || atomic_load(&p->shutdown))
+		if (timeout_ns == 0 || atomic_load(&p->shutdown) || p->cancel)
 			return 0;
 		if (timeout_ns > 0) {
 			int64_t now = now_ns();
@@ -866,7 +918,7 @@ translate(gp_poller *p, gp_event *out, int max)
 	}
 	while (k < max && p->raw_pos < p->raw_n) {
 		const gp_raw *raw = &p->raw[p->raw_pos++];
-		gp_reg *r = record_reg(p, raw->token);
+		gp_reg *r = gp__live_reg(p, raw->token);
 		unsigned ev;
 
 		if (!r)
@@ -936,6 +988,19 @@ gp_wait(gp_poller *p, gp_event *out, int max, int64_t timeout_ns)
 
 /* ---- the split wait ----------------------------------------------------- */
 
+/* Forgets the records of the last wait that were not handed out; a
+ * notification among them stays pending for the next wait, so that no
+ * gp_notify() is lost.  Lock held. */
+static void
+discard_results(gp_poller *p)
+{
+	if (p->raw_notified)
+		atomic_store(&p->notified, 1);
+	p->raw_notified = 0;
+	p->raw_n = p->raw_pos = 0;
+	p->raw_rc = 0;
+}
+
 static GP_THREAD_FN(waiter_main)(void *arg)
 {
 	gp_poller *p = arg;
@@ -950,6 +1015,12 @@ static GP_THREAD_FN(waiter_main)(void *arg)
 		if (atomic_load(&p->shutdown))
 			return GP_THREAD_DONE;
 		gp__mutex_lock(&p->lock);
+		/* A post whose job was cancelled before it was taken. */
+		if (p->state != GP_STATE_INFLIGHT || p->job_taken) {
+			gp__mutex_unlock(&p->lock);
+			continue;
+		}
+		p->job_taken = 1;
 		timeout = p->job_timeout;
 		ready = p->ready;
 		ready_arg = p->ready_arg;
@@ -967,11 +1038,28 @@ static GP_THREAD_FN(waiter_main)(void *arg)
 			gp__mutex_unlock(&p->lock);
 			return GP_THREAD_DONE;
 		}
+		p->job_taken = 0;
+		if (p->cancel) {
+			/* gp_wait_cancel() waits for this. */
+			p->cancel = 0;
+			discard_results(p);
+			p->state = GP_STATE_IDLE;
+			gp__cond_broadcast(&p->idle_cv);
+			gp__mutex_unlock(&p->lock);
+			continue;
+		}
 		p->raw_rc = rc < 0 ? rc : 0;
 		p->state = GP_STATE_READY;
+		p->in_ready = 1;
 		gp__mutex_unlock(&p->lock);
 
 		ready(ready_arg);
+
+		gp__mutex_lock(&p->lock);
+		p->in_ready = 0;
+		if (p->cancel_waiters)
+			gp__cond_broadcast(&p->idle_cv);
+		gp__mutex_unlock(&p->lock);
 	}
 }
 
@@ -1018,6 +1106,7 @@ gp_wait_start(gp_poller *p, int64_t timeout_ns, gp_ready_cb ready, void *arg)
 	p->job_timeout = timeout_ns;
 	p->ready = ready;
 	p->ready_arg = arg;
+	p->job_seq++;
 	p->state = GP_STATE_INFLIGHT;
 	gp__mutex_unlock(&p->lock);
 	/* Posted after the unlock, so that the waiter, if it runs at once,
@@ -1089,4 +1178,77 @@ gp_wait_collect(gp_poller *p, gp_event *out, int max)
 		p->state = GP_STATE_IDLE;
 	gp__mutex_unlock(&p->lock);
 	return k;
+}
+
+int
+gp_wait_state(gp_poller *p)
+{
+	int st;
+
+	if (!p)
+		return GP_EINVAL;
+	gp__mutex_lock(&p->lock);
+	st = (int)p->state;
+	gp__mutex_unlock(&p->lock);
+	return st;
+}
+
+int
+gp_wait_cancel(gp_poller *p)
+{
+	int rc, on_waiter;
+
+	if (!p)
+		return GP_EINVAL;
+	gp__mutex_lock(&p->lock);
+	on_waiter = p->thread_started && gp__thread_is_current(p->thread);
+	switch (p->state) {
+	case GP_STATE_PLAIN:
+		gp__mutex_unlock(&p->lock);
+		return GP_EBUSY;
+	case GP_STATE_READY:
+		/* The ready callback has been called, or is committed to be:
+		 * the waiter set in_ready with the state. */
+		discard_results(p);
+		p->state = GP_STATE_IDLE;
+		rc = GP_WAIT_READY;
+		break;
+	case GP_STATE_INFLIGHT:
+		rc = GP_WAIT_INFLIGHT;
+		if (!p->job_taken) {
+			/* The waiter has not taken the job (it may be in the
+			 * previous wait's callback): it will find the poller
+			 * idle and park again. */
+			p->state = GP_STATE_IDLE;
+			break;
+		}
+		/* The waiter is in the kernel wait, or about to publish its
+		 * result: wake it (without a notification behind the
+		 * wake-up) and wait until it has dropped the job. */
+		{
+			uint64_t seq = p->job_seq;
+
+			p->cancel = 1;
+			gp__wake_waiter(p);
+			p->cancel_waiters++;
+			while (p->state == GP_STATE_INFLIGHT &&
+			       p->job_seq == seq)
+				gp__cond_wait(&p->idle_cv, &p->lock);
+			p->cancel_waiters--;
+		}
+		break;
+	default:
+		rc = GP_WAIT_IDLE;
+		break;
+	}
+	/* Whatever the state was, a ready callback of an earlier wait may
+	 * still be running; wait for it, unless it is the caller. */
+	if (!on_waiter) {
+		p->cancel_waiters++;
+		while (p->in_ready)
+			gp__cond_wait(&p->idle_cv, &p->lock);
+		p->cancel_waiters--;
+	}
+	gp__mutex_unlock(&p->lock);
+	return rc;
 }

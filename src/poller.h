@@ -2,9 +2,11 @@
  *
  * The core (poller.c) owns the registration table, the generations that make
  * kernel tokens unique, the wake-up descriptor, the wait state machine and
- * the waiter thread.  A backend (backend_*.c) only talks to the kernel: it
- * applies one registration change, and it waits and reports raw records
- * (token + GP_* bits) into p->raw.
+ * the waiter thread, and the backend registry (the one list of backends:
+ * id, name, ops, rank).  A backend (backend_*.c) only talks to the kernel:
+ * it applies one registration change, and it waits and reports raw records
+ * (token + GP_* bits) into p->raw.  The contract gives it gp__live_reg()
+ * (the one stale check) and gp__wake_waiter() (the one coalesced wake-up).
  *
  * Locking: p->lock protects the table, the wait state and the raw results.
  * Backend ctl() runs with the lock held; backend wait() runs without it.
@@ -66,11 +68,13 @@ typedef struct gp_raw {
 
 enum gp_ctl_op { GP_CTL_ADD, GP_CTL_MOD, GP_CTL_DEL };
 
-enum gp_wait_state {
-	GP_STATE_IDLE,     /* nothing in progress */
-	GP_STATE_PLAIN,    /* a thread is inside gp_wait */
-	GP_STATE_INFLIGHT, /* the waiter thread owns a split wait */
-	GP_STATE_READY     /* split-wait results wait to be collected */
+/* The wait state machine; gp_wait_state() reports it with the public
+ * GP_WAIT_* values, which are the same numbers. */
+enum gp_state {
+	GP_STATE_IDLE = GP_WAIT_IDLE,         /* nothing in progress */
+	GP_STATE_PLAIN = GP_WAIT_PLAIN,       /* a thread is inside gp_wait */
+	GP_STATE_INFLIGHT = GP_WAIT_INFLIGHT, /* a split wait is in flight */
+	GP_STATE_READY = GP_WAIT_READY /* split-wait results to collect */
 };
 
 struct gp_backend_ops {
@@ -130,12 +134,24 @@ struct gp_poller {
 	int raw_notified;
 	int raw_rc; /* a failed split wait's error, reported by collect */
 
-	enum gp_wait_state state;
+	enum gp_state state;
 
-	/* The waiter thread of the split wait. */
+	/* The waiter thread of the split wait.  Under p->lock: job_taken is
+	 * set while the waiter works on the INFLIGHT job (from taking it to
+	 * publishing or dropping its result); cancel asks it to drop the
+	 * result; in_ready is set while it calls (or is about to call) the
+	 * ready callback; job_seq counts gp_wait_start calls; idle_cv is
+	 * broadcast when a cancelled job is dropped and, if cancel_waiters,
+	 * when a ready callback returns. */
 	gp_thread thread;
 	int thread_started;
 	gp_park go; /* posted by gp_wait_start and gp_poller_free */
+	int job_taken;
+	int cancel;
+	int in_ready;
+	int cancel_waiters;
+	uint64_t job_seq;
+	gp_cond idle_cv;
 	atomic_int shutdown;
 	int64_t job_timeout;
 	gp_ready_cb ready;
@@ -146,6 +162,18 @@ struct gp_poller {
 
 /* Helpers the backends use. */
 int gp__errno_code(int err);
+/* The live registration a kernel token names, or NULL when the token is
+ * stale (its slot was removed, replaced or modified since).  The one stale
+ * check: the core filters every record with it, and a backend that looks
+ * at registrations while it gathers records uses it too.  Lock held. */
+gp_reg *gp__live_reg(gp_poller *p, uint64_t token);
+/* Wakes a blocked wait() unless a wake-up is already outstanding
+ * (p->wake_armed, cleared by the waiting side once it has drained the
+ * wake-up).  Any thread; async-signal-safe on POSIX. */
+void gp__wake_waiter(gp_poller *p);
+/* The raw wake-up, without the coalescing (the backend's wake op, or a
+ * write to the wake-up descriptor); gp__wake_waiter is what callers
+ * want. */
 void gp__wake(gp_poller *p);
 void gp__wake_drain(gp_poller *p);
 int64_t gp__ms_round_up(int64_t ns);

@@ -15,15 +15,6 @@
 
 #include "testutil.h"
 
-static const struct {
-	const char *name;
-	int id;
-} backends[] = {
-        {"default", GP_BACKEND_DEFAULT}, {"", GP_BACKEND_DEFAULT},
-        {"epoll", GP_BACKEND_EPOLL},     {"kqueue", GP_BACKEND_KQUEUE},
-        {"iocp", GP_BACKEND_IOCP},       {"poll", GP_BACKEND_POLL},
-};
-
 int
 main(void)
 {
@@ -33,11 +24,12 @@ main(void)
 	int id = -1, r, failed;
 
 	tu_init();
-	if (!env)
-		env = "";
-	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-		if (strcmp(env, backends[i].name) == 0)
-			id = backends[i].id;
+	if (!env || !*env)
+		env = gp_backend_name(GP_BACKEND_DEFAULT);
+	/* The library's registry names the backends (ids 0, 1, ...). */
+	for (int i = 0; gp_backend_name(i); i++)
+		if (strcmp(env, gp_backend_name(i)) == 0)
+			id = i;
 	if (id < 0) {
 		fprintf(stderr, "GUESTPOLL_BACKEND=%s: not a backend name\n",
 		        env);
@@ -78,6 +70,7 @@ main(void)
 	srunner_add_suite(sr, wait_suite());
 	srunner_add_suite(sr, threads_suite());
 	srunner_add_suite(sr, split_suite());
+	srunner_add_suite(sr, cancel_suite());
 	srunner_add_suite(sr, stale_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,6 +22,7 @@ tests_c_sources = \
 	tests/c/test_wait.c \
 	tests/c/test_threads.c \
 	tests/c/test_split.c \
+	tests/c/test_cancel.c \
 	tests/c/test_stale.c \
 	tests/c/test_lifecycle.c
 

@@ -452,6 +452,65 @@ TU_POSIX_ONLY_TEST(test_stale_reuse_while_in_flight,
                    "a closed SOCKET's value is not handed out again at once")
 #endif
 
+/* (g2) Only stale records, for ever: a descriptor closed before gp_remove
+ * while a dup() keeps its file open stays in epoll's set, which goes on
+ * reporting it under a token the table no longer has.  An infinite wait
+ * must not spin inside the library: it returns 0 after a bounded number of
+ * such rounds (gp_wait(3)); the split wait calls ready, and collect gives
+ * 0.  Other backends forget the descriptor: nothing is reported. */
+#ifndef TU_WINDOWS
+START_TEST(test_stale_only_records_bounded)
+{
+	gp_poller *p = tu_new();
+	tu_fd fds[2], copy;
+	gp_event ev[4];
+	tu_after wd;
+	tu_ready r;
+
+	tu_ready_init(&r);
+	tu_pipe(fds);
+	tu_write1(fds[1]);
+	copy = dup(fds[0]);
+	ck_assert_int_ge(copy, 0);
+	ck_assert_int_eq(gp_add(p, fds[0], GP_READ, TU_TAG(1)), 0);
+	close(fds[0]);
+	ck_assert_int_eq(gp_remove(p, fds[0]), 0);
+	if (!tu_is_epoll()) {
+		TU_EXPECT_NONE(p);
+		ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(20)), 0);
+	} else {
+		for (int i = 0; i < 3; i++) {
+			tu_watchdog_start(&wd, p);
+			ck_assert_int_eq(gp_wait(p, ev, 4, -1), 0);
+			ck_assert_int_eq(tu_after_stop(&wd), 0);
+		}
+		ck_assert_int_eq(gp_wait(p, ev, 4, TU_MS(60000)), 0);
+		ck_assert_int_eq(gp_wait(p, ev, 4, 0), 0);
+		tu_watchdog_start(&wd, p);
+		tu_start_await(p, -1, &r, 1);
+		ck_assert_int_eq(gp_wait_collect(p, ev, 4), 0);
+		ck_assert_int_eq(tu_after_stop(&wd), 0);
+		ck_assert_int_eq(gp_wait_state(p), GP_WAIT_IDLE);
+	}
+	/* A notification still comes through, alone. */
+	ck_assert_int_eq(gp_notify(p), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
+	TU_ASSERT_NOTIFIED(ev[0]);
+	/* A live registration is reported among the stale records. */
+	ck_assert_int_eq(gp_add(p, fds[1], GP_WRITE, TU_TAG(2)), 0);
+	ck_assert_int_eq(gp_wait(p, ev, 4, -1), 1);
+	TU_ASSERT_EVENT(ev[0], TU_TAG(2), fds[1], GP_WRITE);
+	ck_assert_int_eq(gp_remove(p, fds[1]), 0);
+	close(copy);
+	close(fds[1]);
+	gp_poller_free(p);
+	tu_ready_destroy(&r);
+}
+END_TEST
+#else
+TU_POSIX_ONLY_TEST(test_stale_only_records_bounded, "dup() of a descriptor")
+#endif
+
 /* (h) Stress: many registrations, random changes between ready and
  * collect, numbers reused.  Every collected record must belong to a
  * registration that existed when the wait started and was not changed
@@ -620,6 +679,7 @@ stale_suite(void)
 	tcase_add_loop_test(tc, test_stale_between_collects, 0, 2);
 	tcase_add_loop_test(tc, test_stale_reuse_while_in_flight, 0, 2);
 	tcase_add_loop_test(tc, test_stale_stress, 0, 2);
+	tcase_add_test(tc, test_stale_only_records_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

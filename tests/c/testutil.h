@@ -72,6 +72,7 @@ Suite *threads_suite(void);
 Suite *split_suite(void);
 Suite *stale_suite(void);
 Suite *lifecycle_suite(void);
+Suite *cancel_suite(void);
 
 /* Generous per-test timeout in seconds (Check's default is 4 s, which a
  * loaded machine can exceed); heavy tests use TU_TIMEOUT_LONG. */

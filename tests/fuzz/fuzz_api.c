@@ -14,7 +14,11 @@
  *   - level-triggered readiness is reported exactly when it exists (a pipe
  *     with unread bytes for GP_READ on its read end; the write end is always
  *     writable here); a oneshot registration reports at most once per
- *     arming; a notification is reported, first, exactly when one is due.
+ *     arming; a notification is reported, first, exactly when one is due;
+ *   - gp_wait_state reports the model's state, and gp_wait_cancel (right
+ *     after a start, racing the waiter, or with records to collect)
+ *     returns GP_WAIT_READY exactly when the ready callback ran, discards
+ *     the records and keeps a notification that was not collected.
  *
  * A violation aborts (libFuzzer records the input).  Built two ways: with
  * clang -fsanitize=fuzzer for fuzzing (./dev fuzz), and with a small main()
@@ -493,15 +497,76 @@ on_ready(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The batch in m->batch was discarded by gp_wait_cancel: a notification
+ * not collected from it is due again; a oneshot registration it held (and
+ * that was not collected) may have been disarmed by the kernel wait, which
+ * a cancel in flight leaves uncertain: re-arm those with gp_modify, as a
+ * program must.  The poller is idle. */
+static void
+discard_batch(struct model *m)
+{
+	struct batch *b = &m->batch;
+
+	if (b->notified && !b->notify_seen)
+		m->notified = 1;
+	for (int k = 0; k < NPIPES; k++)
+		for (int e = 0; e < 2; e++) {
+			struct mpipe *pp = &m->pipes[k];
+			struct mreg *r = &pp->reg[e];
+
+			if (!b->must[k][e] || b->seen[k][e] ||
+			    r->state != LIVE || !(r->events & GP_ONESHOT) ||
+			    r->changed_at > b->clock)
+				continue;
+			EXPECT(gp_modify(m->p, pp->fd[e], r->events,
+			                 (void *)r->data),
+			       0);
+			r->armed = 1;
+			r->changed_at = ++m->clock;
+		}
+	m->pending = NONE;
+}
+
+/* gp_wait_cancel with records to collect, or none. */
+static void
+op_cancel(struct model *m)
+{
+	int st = gp_wait_state(m->p), rc;
+
+	switch (m->pending) {
+	case NONE:
+		EXPECT(st, GP_WAIT_IDLE);
+		break;
+	case PENDING:
+		EXPECT(st, GP_WAIT_READY);
+		break;
+	default:
+		/* The last collect may or may not have drained the batch. */
+		if (st != GP_WAIT_READY && st != GP_WAIT_IDLE)
+			FAIL("gp_wait_state %d with a batch maybe drained", st);
+		break;
+	}
+	rc = gp_wait_cancel(m->p);
+	EXPECT(rc, st);
+	EXPECT(gp_wait_state(m->p), GP_WAIT_IDLE);
+	if (rc == GP_WAIT_READY)
+		discard_batch(m);
+	else if (m->pending == MAYBE)
+		finish_batch(m);
+	EXPECT(gp_wait_cancel(m->p), GP_WAIT_IDLE);
+}
+
 /* Starts a split wait (timeout 0, on the waiter thread) or gp_wait_poll;
  * its records are collected by later op_collect calls, with any other
- * calls in between. */
+ * calls in between.  mode: bit 0, gp_wait_poll; bits 1-2 both set, cancel
+ * right after the start (racing the waiter thread). */
 static void
-op_start(struct model *m, int on_this_thread)
+op_start(struct model *m, unsigned mode)
 {
 	struct readiness r = {PTHREAD_MUTEX_INITIALIZER,
 	                      PTHREAD_COND_INITIALIZER, 0};
 	struct batch b;
+	int on_this_thread = mode & 1, cancel = (mode >> 1 & 3) == 3;
 	int n;
 
 	take_snapshot(m, &b);
@@ -513,7 +578,14 @@ op_start(struct model *m, int on_this_thread)
 			FAIL("gp_wait_poll: %s", gp_strerror(n));
 		begin_batch(m, &b);
 		if (n == 0) {
+			EXPECT(gp_wait_state(m->p), GP_WAIT_IDLE);
 			finish_batch(m);
+			return;
+		}
+		EXPECT(gp_wait_state(m->p), GP_WAIT_READY);
+		if (cancel) {
+			EXPECT(gp_wait_cancel(m->p), GP_WAIT_READY);
+			discard_batch(m);
 			return;
 		}
 	} else {
@@ -524,10 +596,26 @@ op_start(struct model *m, int on_this_thread)
 			FAIL("gp_wait_start: %s", gp_strerror(n));
 		begin_batch(m, &b);
 		EXPECT(gp_wait_start(m->p, 0, on_ready, &r), GP_EBUSY);
+		if (cancel) {
+			/* When it returns, the callback (which writes to r,
+			 * on this stack) has run or never will. */
+			int rc = gp_wait_cancel(m->p), ran;
+
+			pthread_mutex_lock(&r.lock);
+			ran = r.ready;
+			pthread_mutex_unlock(&r.lock);
+			if (rc != (ran ? GP_WAIT_READY : GP_WAIT_INFLIGHT))
+				FAIL("gp_wait_cancel %d, ready %s", rc,
+				     ran ? "called" : "not called");
+			EXPECT(gp_wait_state(m->p), GP_WAIT_IDLE);
+			discard_batch(m);
+			return;
+		}
 		pthread_mutex_lock(&r.lock);
 		while (!r.ready)
 			pthread_cond_wait(&r.cond, &r.lock);
 		pthread_mutex_unlock(&r.lock);
+		EXPECT(gp_wait_state(m->p), GP_WAIT_READY);
 	}
 	m->pending = PENDING;
 }
@@ -536,8 +624,13 @@ static void
 op_collect(struct model *m, struct input *in)
 {
 	gp_event ev[MAXEV];
-	int chunk = 1 + (int)(next(in) % 4), n;
+	unsigned c = next(in);
+	int chunk = 1 + (int)(c % 4), n;
 
+	if ((c >> 2) % 8 == 7) {
+		op_cancel(m);
+		return;
+	}
 	if (m->pending == NONE) {
 		EXPECT(gp_wait_collect(m->p, ev, chunk), 0);
 		return;
@@ -590,6 +683,8 @@ op_invalid(struct model *m, struct input *in)
 		break;
 	case 8:
 		EXPECT(gp_wait_start(m->p, 0, NULL, NULL), GP_EINVAL);
+		EXPECT(gp_wait_cancel(NULL), GP_EINVAL);
+		EXPECT(gp_wait_state(NULL), GP_EINVAL);
 		break;
 	default:
 		if (pp->fd[0] >= 0 && pp->reg[0].state == UNREG)
@@ -675,7 +770,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m.notified = 1;
 			break;
 		case 13:
-			op_start(&m, next(&in) & 1);
+			op_start(&m, next(&in));
 			break;
 		case 14:
 			op_collect(&m, &in);
