@@ -14,14 +14,16 @@
 #include <structmember.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <math.h>
 #include <time.h>
 
 #include "guestpoll.h"
 
-/* Events gathered per select(): more ready descriptors than this are
- * reported by the following select() calls. */
+/* Events gathered per kernel wait.  When a wait fills it, select() polls
+ * again (timeout 0) with the same buffer until a wait brings less or only
+ * repeats, so one select() reports every ready registration. */
 #define SELECT_MAX_EVENTS 1024
 /* The event array has room for those plus a gp_notify() record. */
 #define EVBUF_LEN (SELECT_MAX_EVENTS + 1)
@@ -37,6 +39,16 @@ static struct PyModuleDef module_def;
 
 enum wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
 
+/* Instances have a __dict__, as EpollSelector's do, so that an instance
+ * attribute (sel.register = Mock()) shadows a method: CPython manages it
+ * from 3.13 on (public API to visit and clear it), before that the type
+ * names its offset. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define GPY_MANAGED_DICT 1
+#else
+#define GPY_MANAGED_DICT 0
+#endif
+
 typedef struct {
 	PyObject_HEAD
 	gp_poller *poller;   /* NULL once closed and released */
@@ -50,17 +62,27 @@ typedef struct {
 		PyObject *key;
 		int events;
 		PyObject *pair[3]; /* index: events - 1 */
+		uint64_t stamp;    /* the select() that last reported it */
 	} * keyvec;
 	size_t keyvec_len;
 	PyObject *key_type; /* selectors.SelectorKey */
 	gp_event *evbuf;
+	uint64_t stamp; /* select() calls so far: the key slots' stamps */
 	int closed;
 	int in_select; /* threads inside select() with the GIL off */
 	int wstate; /* enum wait_state: the split wait, owned by the GIL holder
 	             */
 	PyObject *ready_callable; /* held while a split wait is in flight */
-	int guest;                /* select() never blocks */
+	/* The waiter thread's Python thread state: made by that thread on
+	 * its first ready callback, kept for the next ones, deleted once the
+	 * poller (and with it the thread) is gone. */
+	PyThreadState *waiter_ts;
+	PyInterpreterState *interp; /* the interpreter of the ready callable */
+	int guest;                  /* select() never blocks */
 	PyObject *weakreflist;
+#if !GPY_MANAGED_DICT
+	PyObject *dict; /* instance attributes (mock.patch.object) */
+#endif
 } SelectorObject;
 
 /* ---- errors ---------------------------------------------------------- */
@@ -250,6 +272,8 @@ key_of(SelectorObject *self, PyObject *fileobj, int fd)
 
 /* ---- construction and teardown --------------------------------------- */
 
+static void release_waiter_ts(SelectorObject *self);
+
 /* Releases the poller.  The GIL is dropped meanwhile, because the waiter
  * thread may be waiting for it inside the ready callback. */
 static void
@@ -263,6 +287,7 @@ release_poller(SelectorObject *self)
 	Py_BEGIN_ALLOW_THREADS
 	gp_poller_free(p);
 	Py_END_ALLOW_THREADS
+	release_waiter_ts(self);
 }
 
 static PyObject *
@@ -340,6 +365,11 @@ Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
 	}
 	Py_VISIT(self->key_type);
 	Py_VISIT(self->ready_callable);
+#if GPY_MANAGED_DICT
+	PyObject_VisitManagedDict((PyObject *)self, visit, arg);
+#else
+	Py_VISIT(self->dict);
+#endif
 	return 0;
 }
 
@@ -359,6 +389,11 @@ Selector_clear(SelectorObject *self)
 	Py_CLEAR(self->fd_to_key);
 	Py_CLEAR(self->key_type);
 	Py_CLEAR(self->ready_callable);
+#if GPY_MANAGED_DICT
+	PyObject_ClearManagedDict((PyObject *)self);
+#else
+	Py_CLEAR(self->dict);
+#endif
 	return 0;
 }
 
@@ -404,6 +439,7 @@ keys_set(SelectorObject *self, PyObject *fdobj, int fd, PyObject *key,
 	if (PyDict_SetItem(self->fd_to_key, fdobj, key) < 0)
 		return -1;
 	keyslot_clear(&self->keyvec[fd]);
+	self->keyvec[fd].stamp = 0;
 	self->keyvec[fd].key = Py_NewRef(key);
 	self->keyvec[fd].events = events;
 	return 0;
@@ -436,8 +472,9 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:register", kwlist,
 	                                 &fileobj, &events_obj, &data))
 		return NULL;
-	if (fileobj_lookup(self, fileobj, &fd, 0) < 0 ||
-	    check_events(events_obj, &events) < 0)
+	/* As in selectors: the events are checked before the file object. */
+	if (check_events(events_obj, &events) < 0 ||
+	    fileobj_lookup(self, fileobj, &fd, 0) < 0)
 		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)))
 		return NULL;
@@ -632,31 +669,71 @@ append_new_pair(SelectorObject *self, size_t fd, int got, PyObject *list)
 	return rc < 0 ? NULL : list;
 }
 
-/* Turns collected events into [(key, events)]. */
-static PyObject *
-events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list)
+/* Turns collected events into [(key, events)], skipping descriptors this
+ * select() already reported (*dup is then set).  Returns the number of
+ * records other than a notification, or -1 with an exception set. */
+static int
+events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list,
+               int *dup)
 {
+	int nrec = 0;
+
 	for (int i = 0; i < n; i++) {
 		size_t fd = (size_t)evs[i].fd;
 		struct keyslot *slot;
 		PyObject *pair;
 		int got;
 
-		if ((evs[i].events & GP_NOTIFIED) || fd >= self->keyvec_len ||
-		    !(slot = &self->keyvec[fd])->key)
-			continue; /* a notification, or unregistered meanwhile
-			           */
+		if (evs[i].events & GP_NOTIFIED)
+			continue;
+		nrec++;
+		if (fd >= self->keyvec_len || !(slot = &self->keyvec[fd])->key)
+			continue; /* unregistered meanwhile */
+		if (slot->stamp == self->stamp) {
+			*dup = 1; /* a second kernel wait came round again */
+			continue;
+		}
+		slot->stamp = self->stamp;
 		got = (int)(evs[i].events & (GP_READ | GP_WRITE)) &
 		      slot->events;
 		if (!got)
 			continue;
 		if ((pair = slot->pair[got - 1])) {
 			if (PyList_Append(list, pair) < 0)
-				return NULL;
+				return -1;
 		} else if (!append_new_pair(self, fd, got, list))
-			return NULL;
+			return -1;
 	}
-	return list;
+	return nrec;
+}
+
+/* A kernel wait gathers at most SELECT_MAX_EVENTS records.  When one was
+ * full (nrec records), more may be ready: poll again, without blocking and
+ * with the same buffer, until a wait brings fewer or only descriptors
+ * already reported.  epoll moves what it reported to the back of its ready
+ * list and the poll backend resumes its scan after the last one reported,
+ * so every ready registration comes round once before any repeats. */
+static int
+select_rest(SelectorObject *self, PyObject *list, int nrec)
+{
+	int dup = 0;
+
+	while (nrec >= SELECT_MAX_EVENTS && !dup) {
+		int n;
+		if (self->closed || !self->poller)
+			return 0; /* closed by Python code run meanwhile */
+		n = gp_wait(self->poller, self->evbuf, EVBUF_LEN, 0);
+		if (n == GP_EINTR)
+			return 0; /* the rest comes with the next select() */
+		if (n < 0) {
+			raise_gp(n);
+			return -1;
+		}
+		if ((nrec = events_to_list(self, self->evbuf, n, list, &dup)) <
+		    0)
+			return -1;
+	}
+	return 0;
 }
 
 static int64_t
@@ -667,49 +744,124 @@ mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Collects the finished split wait into list. */
+/* Collects the finished split wait into list, and then whatever else is
+ * ready if that wait's buffer was full. */
 static PyObject *
 collect_ready(SelectorObject *self, PyObject *list)
 {
-	int n;
+	int n, nrec = 0, dup = 0, got;
 
+	self->stamp++;
 	do {
 		n = gp_wait_collect(self->poller, self->evbuf, EVBUF_LEN);
 		if (n < 0) {
 			self->wstate = WAIT_IDLE;
 			return raise_gp(n);
 		}
-		if (!events_to_list(self, self->evbuf, n, list))
+		if ((got = events_to_list(self, self->evbuf, n, list, &dup)) <
+		    0)
 			return NULL;
+		nrec += got;
 	} while (n == EVBUF_LEN);
 	self->wstate = WAIT_IDLE;
+	if (!dup && select_rest(self, list, nrec) < 0)
+		return NULL;
 	return list;
 }
 
-/* A timeout in seconds as a double.  As in selectors (whose first test is
- * "timeout <= 0"), a negative number too large for a double polls; a
- * positive one raises OverflowError. */
+/* The one conversion of a Python timeout (seconds) to nanoseconds, for
+ * select() and _wait_start(), with selectors.EpollSelector's rules and
+ * exception types: None waits forever; anything "<= 0" (including -inf and
+ * huge negative ints) polls; NaN raises ValueError; +inf, and anything of
+ * INT_MAX milliseconds or more (epoll_wait's limit), raises OverflowError;
+ * an object that cannot be compared with 0 raises what the comparison
+ * raises (TypeError).  Exact ints and floats take a fast path; anything
+ * else goes through the same operations as EpollSelector.select()
+ * (compare, multiply by 1e3, math.ceil) so that its own errors surface. */
 static int
-timeout_as_double(PyObject *obj, double *out)
+timeout_from_ms_double(double ms, int64_t *ns)
 {
-	double t = PyFloat_AsDouble(obj);
-
-	if (t == -1.0 && PyErr_Occurred()) {
-		PyObject *zero;
-		int neg;
-		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-			return -1;
-		if (!(zero = PyLong_FromLong(0)))
-			return -1;
-		neg = PyObject_RichCompareBool(obj, zero, Py_LT);
-		Py_DECREF(zero);
-		if (neg <= 0)
-			return -1; /* the OverflowError (or a new error) */
-		PyErr_Clear();
-		t = 0;
+	if (isnan(ms)) {
+		PyErr_SetString(PyExc_ValueError,
+		                "cannot convert float NaN to integer");
+		return -1;
 	}
-	*out = t;
+	if (isinf(ms)) {
+		PyErr_SetString(PyExc_OverflowError,
+		                "cannot convert float infinity to integer");
+		return -1;
+	}
+	if (ceil(ms) > (double)INT_MAX) {
+		PyErr_SetString(PyExc_OverflowError, "timeout is too large");
+		return -1;
+	}
+	*ns = ms <= 0 ? 0 : (int64_t)ceil(ms * 1e6);
 	return 0;
+}
+
+static int
+timeout_to_ns(PyObject *obj, int64_t *ns)
+{
+	PyObject *zero, *k = NULL, *ms = NULL, *math = NULL, *c = NULL;
+	int le, rc = -1;
+
+	if (obj == Py_None) {
+		*ns = -1;
+		return 0;
+	}
+	if (PyFloat_CheckExact(obj)) {
+		double t = PyFloat_AS_DOUBLE(obj);
+		if (t <= 0) { /* false for NaN */
+			*ns = 0;
+			return 0;
+		}
+		return timeout_from_ms_double(t * 1e3, ns);
+	}
+	if (PyLong_CheckExact(obj) || PyBool_Check(obj)) {
+		int overflow;
+		long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+		if (v == -1 && PyErr_Occurred())
+			return -1;
+		if (overflow < 0 || (!overflow && v <= 0)) {
+			*ns = 0;
+			return 0;
+		}
+		if (overflow > 0 || v > INT_MAX / 1000) {
+			PyErr_SetString(PyExc_OverflowError,
+			                "timeout is too large");
+			return -1;
+		}
+		*ns = (int64_t)v * 1000000000;
+		return 0;
+	}
+	/* Any other object: "timeout <= 0", then math.ceil(timeout * 1e3). */
+	if (!(zero = PyLong_FromLong(0)))
+		return -1;
+	le = PyObject_RichCompareBool(obj, zero, Py_LE);
+	Py_DECREF(zero);
+	if (le < 0)
+		return -1;
+	if (le) {
+		*ns = 0;
+		return 0;
+	}
+	if (!(k = PyFloat_FromDouble(1e3)) ||
+	    !(ms = PyNumber_Multiply(obj, k)) ||
+	    !(math = PyImport_ImportModule("math")) ||
+	    !(c = PyObject_CallMethod(math, "ceil", "O", ms)))
+		goto done;
+	{
+		double d = PyFloat_AsDouble(c);
+		if (d == -1.0 && PyErr_Occurred())
+			goto done;
+		rc = timeout_from_ms_double(d, ns);
+	}
+done:
+	Py_XDECREF(k);
+	Py_XDECREF(ms);
+	Py_XDECREF(math);
+	Py_XDECREF(c);
+	return rc;
 }
 
 static PyObject *
@@ -723,21 +875,8 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:select", kwlist,
 	                                 &timeout_obj))
 		return NULL;
-	if (timeout_obj != Py_None) {
-		double t;
-		if (timeout_as_double(timeout_obj, &t) < 0)
-			return NULL;
-		if (isnan(t)) {
-			PyErr_SetString(PyExc_ValueError, "Invalid value NaN");
-			return NULL;
-		}
-		if (t <= 0)
-			timeout_ns = 0;
-		else if (t >= 9e9)
-			timeout_ns = -1; /* centuries: as good as forever */
-		else
-			timeout_ns = (int64_t)ceil(t * 1e9);
-	}
+	if (timeout_to_ns(timeout_obj, &timeout_ns) < 0)
+		return NULL;
 	if (self->closed || !self->poller)
 		return raise_closed();
 	if (!(list = PyList_New(0)))
@@ -796,8 +935,13 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 		Py_DECREF(list);
 		return raise_gp(n);
 	}
-	if (!events_to_list(self, self->evbuf, n, list))
-		Py_CLEAR(list);
+	{
+		int dup = 0, nrec;
+		self->stamp++;
+		nrec = events_to_list(self, self->evbuf, n, list, &dup);
+		if (nrec < 0 || select_rest(self, list, nrec) < 0)
+			Py_CLEAR(list);
+	}
 	return list;
 }
 
@@ -831,6 +975,26 @@ Selector_get_key(SelectorObject *self, PyObject *args, PyObject *kwds)
 	/* An invalid file object is a ValueError, as in selectors. */
 	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
 		return NULL;
+	key = key_of(self, fileobj, fd);
+	return Py_XNewRef(key);
+}
+
+/* get_map()[fileobj], as selectors' mapping does it: the file object's
+ * errors (a fileno() that raises RuntimeError, an invalid object) propagate;
+ * a file object that is not registered, also once the selector is closed,
+ * is a KeyError. */
+static PyObject *
+Selector_map_getitem(SelectorObject *self, PyObject *fileobj)
+{
+	PyObject *key;
+	int fd;
+
+	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
+		return NULL;
+	if (self->closed) {
+		PyErr_Format(PyExc_KeyError, "%R is not registered", fileobj);
+		return NULL;
+	}
 	key = key_of(self, fileobj, fd);
 	return Py_XNewRef(key);
 }
@@ -875,22 +1039,65 @@ Selector_exit(SelectorObject *self, PyObject *args)
 
 /* ---- the guest-mode bridge ------------------------------------------- */
 
-/* Runs on libguestpoll's waiter thread when a split wait finished. */
+/* Interpreter shutdown.  A thread that takes the GIL once finalization has
+ * begun is stopped for good (killed before 3.14, blocked forever from
+ * 3.14), and the poller it belongs to could then never be freed.  So the
+ * waiter thread announces itself in `attaching' before it looks at
+ * `shutting_down', and the atexit hook, which runs on the main thread
+ * before finalization begins, sets `shutting_down' and then lets every
+ * announced waiter finish its callback: after that no waiter attaches
+ * again.  Both are sequentially consistent, so one of the two sides
+ * always sees the other. */
+static atomic_int shutting_down;
+static atomic_int attaching;
+
+static PyObject *
+at_exit(PyObject *module, PyObject *unused)
+{
+	atomic_store(&shutting_down, 1);
+	while (atomic_load(&attaching) > 0) {
+		Py_BEGIN_ALLOW_THREADS
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
+static int
+interpreter_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	return Py_IsFinalizing();
+#else
+	return _Py_IsFinalizing();
+#endif
+}
+
+/* Runs on libguestpoll's waiter thread when a split wait finished: takes
+ * the GIL with the thread's own thread state (made once) and calls the
+ * ready callable. */
 static void
 on_ready(void *arg)
 {
 	SelectorObject *self = arg;
-	PyGILState_STATE g;
 	PyObject *fn, *res;
 
-#if PY_VERSION_HEX >= 0x030D0000
-	if (Py_IsFinalizing())
+	atomic_fetch_add(&attaching, 1);
+	if (atomic_load(&shutting_down) || interpreter_finalizing()) {
+		atomic_fetch_sub(&attaching, 1);
 		return;
-#else
-	if (_Py_IsFinalizing())
-		return;
-#endif
-	g = PyGILState_Ensure();
+	}
+	if (!self->waiter_ts) {
+		/* Only this thread writes it; the owner reads it once the
+		 * thread is joined. */
+		self->waiter_ts = PyThreadState_New(self->interp);
+		if (!self->waiter_ts) {
+			atomic_fetch_sub(&attaching, 1);
+			return;
+		}
+	}
+	PyEval_RestoreThread(self->waiter_ts);
 	if (!self->closed && self->wstate == WAIT_INFLIGHT) {
 		self->wstate = WAIT_READY;
 		fn = self->ready_callable;
@@ -903,7 +1110,22 @@ on_ready(void *arg)
 			Py_DECREF(fn);
 		}
 	}
-	PyGILState_Release(g);
+	PyEval_SaveThread();
+	atomic_fetch_sub(&attaching, 1);
+}
+
+/* After the poller is freed (its waiter thread joined): the thread's
+ * Python thread state goes too.  GIL held. */
+static void
+release_waiter_ts(SelectorObject *self)
+{
+	PyThreadState *ts = self->waiter_ts;
+
+	if (!ts || ts == PyThreadState_Get())
+		return; /* never made, or (freed from inside a callback) ours */
+	self->waiter_ts = NULL;
+	PyThreadState_Clear(ts);
+	PyThreadState_Delete(ts);
 }
 
 static PyObject *
@@ -919,14 +1141,8 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 		PyErr_SetString(PyExc_TypeError, "callback must be callable");
 		return NULL;
 	}
-	if (timeout_obj != Py_None) {
-		double t;
-		if (timeout_as_double(timeout_obj, &t) < 0)
-			return NULL;
-		timeout_ns = t <= 0     ? 0
-		             : t >= 9e9 ? -1
-		                        : (int64_t)ceil(t * 1e9);
-	}
+	if (timeout_to_ns(timeout_obj, &timeout_ns) < 0)
+		return NULL;
 	if (self->closed || !self->poller)
 		return raise_closed();
 	if (self->wstate != WAIT_IDLE) {
@@ -935,6 +1151,7 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 		return NULL;
 	}
 	self->ready_callable = Py_NewRef(fn);
+	self->interp = PyThreadState_GetInterpreter(PyThreadState_Get());
 	self->wstate = WAIT_INFLIGHT;
 	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
 	if (rc < 0) {
@@ -1047,6 +1264,10 @@ static PyMethodDef Selector_methods[] = {
          "afterwards."},
         {"get_key", (PyCFunction)(void (*)(void))Selector_get_key,
          METH_VARARGS | METH_KEYWORDS, "get_key(fileobj) -> SelectorKey"},
+        {"_map_getitem", (PyCFunction)Selector_map_getitem, METH_O,
+         "_map_getitem(fileobj) -> SelectorKey\n\nget_map()[fileobj]: "
+         "KeyError if not registered (or closed); the\nfile object's own "
+         "errors propagate."},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
          "fileno() -> int\n\nThe backend's own descriptor (epoll, kqueue)."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
@@ -1075,6 +1296,10 @@ static PyMemberDef Selector_members[] = {
          "the split wait: 0 idle, 1 in flight, 2 ready"},
         {"__weaklistoffset__", T_PYSSIZET,
          offsetof(SelectorObject, weakreflist), READONLY, NULL},
+#if !GPY_MANAGED_DICT
+        {"__dictoffset__", T_PYSSIZET, offsetof(SelectorObject, dict), READONLY,
+         NULL},
+#endif
         {NULL, 0, 0, 0, NULL}};
 
 static PyGetSetDef Selector_getset[] = {
@@ -1083,6 +1308,8 @@ static PyGetSetDef Selector_getset[] = {
         {"closed", (getter)Selector_get_closed, NULL, "True once closed", NULL},
         {"_wait_state", (getter)Selector_get_wait_state, NULL,
          "'idle', 'inflight' or 'ready'", NULL},
+        {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
+         NULL},
         {NULL, NULL, NULL, NULL, NULL}};
 
 static PyType_Slot Selector_slots[] = {
@@ -1103,7 +1330,11 @@ static PyType_Slot Selector_slots[] = {
 static PyType_Spec Selector_spec = {
         .name = "guestpoll._guestpoll.Selector",
         .basicsize = sizeof(SelectorObject),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+#if GPY_MANAGED_DICT
+                 | Py_TPFLAGS_MANAGED_DICT
+#endif
+        ,
         .slots = Selector_slots,
 };
 
@@ -1139,6 +1370,9 @@ call_on_main(PyObject *module, PyObject *fn)
 }
 
 static PyMethodDef module_methods[] = {
+        {"_at_exit", at_exit, METH_NOARGS,
+         "_at_exit()\n\nRegistered with atexit: waiter threads attach no "
+         "more."},
         {"_call_on_main", call_on_main, METH_O,
          "_call_on_main(fn)\n\nHave the main thread call fn() soon (at "
          "its next bytecode\nboundary), whatever it is running."},
@@ -1167,6 +1401,19 @@ module_exec(PyObject *m)
 	if (PyModule_AddStringConstant(m, "libguestpoll_version",
 	                               gp_version()) < 0)
 		return -1;
+	{
+		PyObject *atexit = PyImport_ImportModule("atexit"), *fn, *r;
+		if (!atexit)
+			return -1;
+		fn = PyObject_GetAttrString(m, "_at_exit");
+		r = fn ? PyObject_CallMethod(atexit, "register", "O", fn)
+		       : NULL;
+		Py_XDECREF(fn);
+		Py_DECREF(atexit);
+		if (!r)
+			return -1;
+		Py_DECREF(r);
+	}
 	return 0;
 }
 
@@ -1192,8 +1439,15 @@ module_free(void *m)
 	module_clear(m);
 }
 
-static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec},
-                                          {0, NULL}};
+static PyModuleDef_Slot module_slots[] = {
+        {Py_mod_exec, module_exec},
+#ifdef Py_mod_multiple_interpreters
+        /* The bridge hands work to the main interpreter's pending calls
+         * (_call_on_main) and the atexit handshake is process-wide. */
+        {Py_mod_multiple_interpreters,
+         Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+        {0, NULL}};
 
 static struct PyModuleDef module_def = {
         PyModuleDef_HEAD_INIT,
