@@ -771,13 +771,20 @@ collect_ready(SelectorObject *self, PyObject *list)
 
 /* The one conversion of a Python timeout (seconds) to nanoseconds, for
  * select() and _wait_start(), with selectors.EpollSelector's rules and
- * exception types: None waits forever; anything "<= 0" (including -inf and
- * huge negative ints) polls; NaN raises ValueError; +inf, and anything of
- * INT_MAX milliseconds or more (epoll_wait's limit), raises OverflowError;
- * an object that cannot be compared with 0 raises what the comparison
- * raises (TypeError).  Exact ints and floats take a fast path; anything
- * else goes through the same operations as EpollSelector.select()
- * (compare, multiply by 1e3, math.ceil) so that its own errors surface. */
+ * exception types, in its order.  EpollSelector.select() first computes
+ * "timeout <= 0" and math.ceil(timeout * 1e3) in Python, then epoll.poll()
+ * checks that the epoll is open and only then that the result fits in an
+ * int of milliseconds.  So timeout_to_ns() raises what the Python part
+ * raises: None waits forever (-1); anything "<= 0" (including -inf and
+ * huge negative ints) polls (0); NaN raises ValueError, +inf (also after
+ * the multiplication) OverflowError; an object that cannot be compared
+ * with 0 raises what the comparison raises (TypeError).  A finite timeout
+ * of INT_MAX milliseconds or more is stored as TIMEOUT_TOO_LARGE, which
+ * timeout_check() turns into OverflowError after the caller's own "is it
+ * closed" check.  Exact ints and floats take a fast path; anything else
+ * goes through the same operations as EpollSelector.select(). */
+#define TIMEOUT_TOO_LARGE INT64_MIN
+
 static int
 timeout_from_ms_double(double ms, int64_t *ns)
 {
@@ -791,11 +798,12 @@ timeout_from_ms_double(double ms, int64_t *ns)
 		                "cannot convert float infinity to integer");
 		return -1;
 	}
-	if (ceil(ms) > (double)INT_MAX) {
-		PyErr_SetString(PyExc_OverflowError, "timeout is too large");
-		return -1;
-	}
-	*ns = ms <= 0 ? 0 : (int64_t)ceil(ms * 1e6);
+	if (ms <= 0)
+		*ns = 0;
+	else if (ceil(ms) > (double)INT_MAX)
+		*ns = TIMEOUT_TOO_LARGE;
+	else
+		*ns = (int64_t)ceil(ms * 1e6);
 	return 0;
 }
 
@@ -820,19 +828,22 @@ timeout_to_ns(PyObject *obj, int64_t *ns)
 	if (PyLong_CheckExact(obj) || PyBool_Check(obj)) {
 		int overflow;
 		long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+		double d;
 		if (v == -1 && PyErr_Occurred())
 			return -1;
 		if (overflow < 0 || (!overflow && v <= 0)) {
 			*ns = 0;
 			return 0;
 		}
-		if (overflow > 0 || v > INT_MAX / 1000) {
-			PyErr_SetString(PyExc_OverflowError,
-			                "timeout is too large");
-			return -1;
+		if (!overflow && v <= INT_MAX / 1000) {
+			*ns = (int64_t)v * 1000000000;
+			return 0;
 		}
-		*ns = (int64_t)v * 1000000000;
-		return 0;
+		/* timeout * 1e3 converts the int to a float first. */
+		d = PyLong_AsDouble(obj);
+		if (d == -1.0 && PyErr_Occurred())
+			return -1;
+		return timeout_from_ms_double(d * 1e3, ns);
 	}
 	/* Any other object: "timeout <= 0", then math.ceil(timeout * 1e3). */
 	if (!(zero = PyLong_FromLong(0)))
@@ -864,6 +875,18 @@ done:
 	return rc;
 }
 
+/* The second half of the conversion: OverflowError for a timeout that
+ * timeout_to_ns() found too large. */
+static int
+timeout_check(int64_t ns)
+{
+	if (ns == TIMEOUT_TOO_LARGE) {
+		PyErr_SetString(PyExc_OverflowError, "timeout is too large");
+		return -1;
+	}
+	return 0;
+}
+
 static PyObject *
 Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 {
@@ -879,6 +902,8 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 		return NULL;
 	if (self->closed || !self->poller)
 		return raise_closed();
+	if (timeout_check(timeout_ns) < 0)
+		return NULL;
 	if (!(list = PyList_New(0)))
 		return NULL;
 	if (self->wstate == WAIT_READY) {
@@ -1124,6 +1149,10 @@ release_waiter_ts(SelectorObject *self)
 	if (!ts || ts == PyThreadState_Get())
 		return; /* never made, or (freed from inside a callback) ours */
 	self->waiter_ts = NULL;
+	/* Once finalization has begun, the interpreter has deleted every
+	 * thread state but the finalizing thread's, ours included. */
+	if (interpreter_finalizing())
+		return;
 	PyThreadState_Clear(ts);
 	PyThreadState_Delete(ts);
 }
@@ -1145,6 +1174,8 @@ Selector_wait_start(SelectorObject *self, PyObject *args)
 		return NULL;
 	if (self->closed || !self->poller)
 		return raise_closed();
+	if (timeout_check(timeout_ns) < 0)
+		return NULL;
 	if (self->wstate != WAIT_IDLE) {
 		PyErr_SetString(PyExc_RuntimeError,
 		                "a guest wait is already in flight or ready");
