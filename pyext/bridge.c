@@ -92,6 +92,29 @@ gpy_bridge_clear(SelectorObject *self)
 static atomic_int shutting_down;
 static atomic_int attaching;
 
+/* A child of fork() has none of its parent's waiter threads, and Python
+ * deleted their thread states: a state made before the last fork is
+ * forgotten, never used nor deleted. */
+static atomic_ulong fork_generation;
+
+PyObject *
+gpy_bridge_after_fork(PyObject *module, PyObject *unused)
+{
+	atomic_store(&attaching, 0); /* those threads are not in the child */
+	atomic_fetch_add(&fork_generation, 1);
+	Py_RETURN_NONE;
+}
+
+/* The waiter thread's state, if it is one made in this process. */
+static PyThreadState *
+waiter_ts(SelectorObject *self)
+{
+	if (self->bridge.waiter_ts &&
+	    self->bridge.ts_generation != atomic_load(&fork_generation))
+		self->bridge.waiter_ts = NULL;
+	return self->bridge.waiter_ts;
+}
+
 PyObject *
 gpy_bridge_at_exit(PyObject *module, PyObject *unused)
 {
@@ -119,9 +142,10 @@ on_ready(void *arg)
 		atomic_fetch_sub(&attaching, 1);
 		return;
 	}
-	if (!self->bridge.waiter_ts) {
+	if (!waiter_ts(self)) {
 		/* Only this thread writes it; the owner reads it once the
 		 * thread is joined. */
+		self->bridge.ts_generation = atomic_load(&fork_generation);
 		self->bridge.waiter_ts = PyThreadState_New(self->bridge.interp);
 		if (!self->bridge.waiter_ts) {
 			atomic_fetch_sub(&attaching, 1);
@@ -150,7 +174,7 @@ on_ready(void *arg)
 void
 gpy_bridge_release(SelectorObject *self)
 {
-	PyThreadState *ts = self->bridge.waiter_ts;
+	PyThreadState *ts = waiter_ts(self);
 
 	if (!ts || ts == PyThreadState_Get())
 		return; /* never made, or (freed from inside a callback) ours */
@@ -295,6 +319,7 @@ int
 gpy_bridge_module_exec(PyObject *m)
 {
 	PyObject *atexit = PyImport_ImportModule("atexit"), *fn, *r;
+	PyObject *os, *reg, *kw, *empty;
 
 	if (!atexit)
 		return -1;
@@ -302,6 +327,22 @@ gpy_bridge_module_exec(PyObject *m)
 	r = fn ? PyObject_CallMethod(atexit, "register", "O", fn) : NULL;
 	Py_XDECREF(fn);
 	Py_DECREF(atexit);
+	if (!r)
+		return -1;
+	Py_DECREF(r);
+	/* os.register_at_fork(after_in_child=_after_fork) */
+	if (!(os = PyImport_ImportModule("os")))
+		return -1;
+	fn = PyObject_GetAttrString(m, "_after_fork");
+	reg = fn ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
+	kw = reg ? Py_BuildValue("{sO}", "after_in_child", fn) : NULL;
+	empty = kw ? PyTuple_New(0) : NULL;
+	r = empty ? PyObject_Call(reg, empty, kw) : NULL;
+	Py_XDECREF(empty);
+	Py_XDECREF(kw);
+	Py_XDECREF(reg);
+	Py_XDECREF(fn);
+	Py_DECREF(os);
 	if (!r)
 		return -1;
 	Py_DECREF(r);

@@ -20,8 +20,9 @@ struct gpy_bridge {
 	 * its first ready callback, kept for the next ones, deleted once the
 	 * poller (and with it the thread) is gone. */
 	PyThreadState *waiter_ts;
-	PyInterpreterState *interp; /* the interpreter of the ready callable */
-	int guest;                  /* select() never blocks */
+	PyInterpreterState *interp;  /* the interpreter of the ready callable */
+	unsigned long ts_generation; /* the fork generation of waiter_ts */
+	int guest;                   /* select() never blocks */
 };
 
 /* select(), before it waits: 1 when a split wait gave the answer (in list),
@@ -46,6 +47,7 @@ PyObject *gpy_bridge_notify(struct SelectorObject *self, PyObject *unused);
 PyObject *gpy_bridge_get_wait_state(struct SelectorObject *self, void *closure);
 PyObject *gpy_bridge_call_on_main(PyObject *module, PyObject *fn);
 PyObject *gpy_bridge_at_exit(PyObject *module, PyObject *unused);
+PyObject *gpy_bridge_after_fork(PyObject *module, PyObject *unused);
 
 /* The Selector's guest-mode methods, members and attributes, and the
  * module's functions, for their tables. */
@@ -84,6 +86,9 @@ PyObject *gpy_bridge_at_exit(PyObject *module, PyObject *unused);
 	 "next bytecode\nboundary), whatever it is running."},                 \
 	        {"_at_exit", gpy_bridge_at_exit, METH_NOARGS,                  \
 	         "_at_exit()\n\nRegistered with atexit: waiter threads "       \
-	         "attach no more."},
+	         "attach no more."},                                           \
+	        {"_after_fork", gpy_bridge_after_fork, METH_NOARGS,            \
+	         "_after_fork()\n\nRegistered with os.register_at_fork: "      \
+	         "forget the parent's waiter threads."},
 
 #endif /* GPY_BRIDGE_H */

@@ -599,7 +599,7 @@ gpy_selector_report_rest(SelectorObject *self, PyObject *list, int nrec)
 		if (self->closed || !self->poller)
 			return 0; /* closed by Python code run meanwhile */
 		n = gp_wait(self->poller, self->evbuf, EVBUF_LEN, 0);
-		if (n == GP_EINTR)
+		if (n == GP_EINTR || n == GP_EBUSY)
 			return 0; /* the rest comes with the next select() */
 		if (n < 0) {
 			gpy_raise_gp(n);

@@ -301,6 +301,46 @@ def test_exit_with_callbacks_running(guestpoll):
     assert proc.stdout == "exiting\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_fork_child_frees_inherited_selector(guestpoll):
+    """A child of fork() has none of the parent's waiter threads (Python
+    deleted their thread states): closing an inherited selector whose waiter
+    had delivered callbacks, and using a new one, works."""
+    site = os.path.dirname(os.path.dirname(guestpoll.__file__))
+    prog = textwrap.dedent(
+        f"""
+        import os, sys, threading
+        sys.path.insert(0, {site!r})
+        import guestpoll
+        sel = guestpoll.Selector()
+        done = threading.Event()
+        sel._wait_start(0, done.set)
+        assert done.wait(30)
+        sel.select(0)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sel.close()
+                new = guestpoll.Selector()
+                ready = threading.Event()
+                new._wait_start(0, ready.set)
+                assert ready.wait(30)
+                new.select(0)
+                new.close()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        sel.close()
+        print(os.waitstatus_to_exitcode(status))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0\n", proc.stderr
+
+
 # --------------------------------------------- the differential fuzz target
 
 try:
