@@ -395,6 +395,8 @@ def test_differential_fuzz_against_epollselector(guestpoll, socketpair):
         19999,  # not open: OSError(EBADF)
         object(),
         "3",
+        3.5,
+        float("nan"),
         FilenoRaises(RuntimeError("boom")),
         FilenoRaises(ValueError("bad")),
         FilenoRaises(OSError("os")),
@@ -448,7 +450,7 @@ def test_differential_fuzz_against_epollselector(guestpoll, socketpair):
             return None
 
     @settings(
-        max_examples=150,
+        max_examples=500,
         derandomize=True,
         database=None,
         deadline=None,
