@@ -125,8 +125,9 @@ setup(
     ext_modules=[
         Extension(
             "guestpoll._guestpoll",
-            sources=["pyext/_guestpoll.c", "src/poller.c"],
-            include_dirs=["include", "src"],
+            sources=["pyext/module.c", "pyext/selector.c", "pyext/bridge.c", "src/poller.c"],
+            depends=["pyext/module.h", "pyext/selector.h", "pyext/bridge.h"],
+            include_dirs=["include", "src", "pyext"],
             define_macros=[("GP_BUILDING_LIBRARY", "1")],
         )
     ],

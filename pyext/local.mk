@@ -16,7 +16,10 @@ AM_DISTCHECK_CONFIGURE_FLAGS = --with-python-sitedir=$$dc_install_base/python
 
 if HAVE_PYTHON
 pkgpyexec_LTLIBRARIES = pyext/_guestpoll.la
-pyext__guestpoll_la_SOURCES = pyext/_guestpoll.c
+# module.c: module state and errors; selector.c: the selectors selector;
+# bridge.c: the split-wait bridge of guest mode (see pyext/module.h).
+pyext__guestpoll_la_SOURCES = pyext/module.c pyext/module.h \
+	pyext/selector.c pyext/selector.h pyext/bridge.c pyext/bridge.h
 pyext__guestpoll_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
 # Python's headers trip -Wstrict-prototypes/-Wmissing-prototypes in places;
 # the module init function must be exported despite -fvisibility=hidden.

@@ -41,10 +41,9 @@ class _SelectorMapping(Mapping):
         return len(self._selector._fd_to_key)
 
     def __getitem__(self, fileobj: selectors._FileObject) -> selectors.SelectorKey:
-        try:
-            return self._selector.get_key(fileobj)
-        except (KeyError, RuntimeError):
-            raise KeyError(f"{fileobj!r} is not registered") from None
+        # As selectors' mapping: KeyError when not registered (also once
+        # the selector is closed); fileno()'s own errors propagate.
+        return self._selector._map_getitem(fileobj)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._selector._fd_to_key)
@@ -60,8 +59,8 @@ class Selector(_CSelector):
 
     Registration methods may be called from any thread, also while another
     thread is blocked in :meth:`select`; a descriptor registered then is seen
-    by that wait.  At most 1024 events are returned per :meth:`select` call;
-    more ready descriptors are returned by the following calls.
+    by that wait.  One :meth:`select` call returns every ready registration,
+    as :class:`selectors.EpollSelector` does.
     """
 
     __slots__ = ()

@@ -1,123 +1,22 @@
-/* _guestpoll.c - the CPython binding of libguestpoll.
- *
- * guestpoll._guestpoll.Selector is a selectors.BaseSelector implemented in
- * C over a gp_poller.  Besides the selectors API it carries the bridge the
- * asyncio guest driver needs: _wait_start() hands the kernel wait to
- * libguestpoll's waiter thread, whose ready callback takes the GIL and calls
- * a Python callable; the next select() then collects that wait's events
- * instead of waiting again.
+/* selector.c - guestpoll._guestpoll.Selector: a selectors.BaseSelector
+ * implemented in C over a gp_poller, with selectors.EpollSelector's
+ * behaviour and errors.  The split wait of guest mode is bridge.c's: this
+ * file only asks it, in select(), whether a wait already has the answer.
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "selector.h"
+
 #include <structmember.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
+#include <limits.h>
+#include <string.h>
 #include <time.h>
-
-#include "guestpoll.h"
-
-/* Events gathered per select(): more ready descriptors than this are
- * reported by the following select() calls. */
-#define SELECT_MAX_EVENTS 1024
-/* The event array has room for those plus a gp_notify() record. */
-#define EVBUF_LEN (SELECT_MAX_EVENTS + 1)
 
 #define EVENT_READ  1 /* selectors.EVENT_READ */
 #define EVENT_WRITE 2
-
-typedef struct {
-	PyObject *SelectorKey; /* selectors.SelectorKey */
-} modstate;
-
-static struct PyModuleDef module_def;
-
-enum wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
-
-typedef struct {
-	PyObject_HEAD
-	gp_poller *poller;   /* NULL once closed and released */
-	PyObject *fd_to_key; /* dict: int fd -> SelectorKey */
-	/* The same keys indexed by fd, with their events, for select()'s
-	 * per-event lookup (strong references), and the (key, events)
-	 * tuples select() has returned for each mask, made once and handed
-	 * out again until the key changes: tuples are immutable, so a caller
-	 * cannot tell a cached one from a new one. */
-	struct keyslot {
-		PyObject *key;
-		int events;
-		PyObject *pair[3]; /* index: events - 1 */
-	} * keyvec;
-	size_t keyvec_len;
-	PyObject *key_type; /* selectors.SelectorKey */
-	gp_event *evbuf;
-	int closed;
-	int in_select; /* threads inside select() with the GIL off */
-	int wstate; /* enum wait_state: the split wait, owned by the GIL holder
-	             */
-	PyObject *ready_callable; /* held while a split wait is in flight */
-	int guest;                /* select() never blocks */
-	PyObject *weakreflist;
-} SelectorObject;
-
-/* ---- errors ---------------------------------------------------------- */
-
-static int
-gp_code_errno(int code)
-{
-	switch (code) {
-	case GP_EBADF:
-		return EBADF;
-	case GP_EEXIST:
-		return EEXIST;
-	case GP_ENOENT:
-		return ENOENT;
-	case GP_EBUSY:
-		return EBUSY;
-	case GP_ENOMEM:
-		return ENOMEM;
-	case GP_ENOTSUP:
-		return ENOTSUP;
-	case GP_EINTR:
-		return EINTR;
-	case GP_EPERM:
-		return EPERM;
-	case GP_EMFILE:
-		return EMFILE;
-	case GP_EINVAL:
-		return EINVAL;
-	default:
-		return EIO;
-	}
-}
-
-/* Raises the OSError subclass Python uses for the errno behind a GP_E*
- * code (PermissionError, FileExistsError, ...). */
-static PyObject *
-raise_gp(int code)
-{
-	PyObject *exc;
-
-	if (code == GP_ENOMEM)
-		return PyErr_NoMemory();
-	exc = PyObject_CallFunction(PyExc_OSError, "is", gp_code_errno(code),
-	                            gp_strerror(code));
-	if (exc) {
-		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-		Py_DECREF(exc);
-	}
-	return NULL;
-}
-
-static PyObject *
-raise_closed(void)
-{
-	PyErr_SetString(PyExc_ValueError, "I/O operation on closed selector");
-	return NULL;
-}
 
 /* ---- file objects ------------------------------------------------------ */
 
@@ -263,6 +162,7 @@ release_poller(SelectorObject *self)
 	Py_BEGIN_ALLOW_THREADS
 	gp_poller_free(p);
 	Py_END_ALLOW_THREADS
+	gpy_bridge_release(self);
 }
 
 static PyObject *
@@ -270,7 +170,7 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"backend", NULL};
 	const char *backend = NULL;
-	modstate *st = NULL;
+	gpy_modstate *st = NULL;
 	SelectorObject *self;
 	gp_options opts;
 	int rc;
@@ -284,7 +184,7 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 		if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
 			continue;
 		mod = ((PyHeapTypeObject *)t)->ht_module;
-		if (mod && PyModule_GetDef(mod) == &module_def)
+		if (mod && PyModule_GetDef(mod) == &gpy_module_def)
 			st = PyModule_GetState(mod);
 	}
 	if (!st) {
@@ -323,7 +223,7 @@ Selector_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 			                    backend ? backend
 			                            : "(GUESTPOLL_BACKEND)",
 			                    gp_strerror(rc));
-		return raise_gp(rc);
+		return gpy_raise_gp(rc);
 	}
 	return (PyObject *)self;
 }
@@ -339,7 +239,13 @@ Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
 			Py_VISIT(self->keyvec[i].pair[j]);
 	}
 	Py_VISIT(self->key_type);
-	Py_VISIT(self->ready_callable);
+	if (gpy_bridge_traverse(self, visit, arg) < 0)
+		return -1;
+#if GPY_MANAGED_DICT
+	PyObject_VisitManagedDict((PyObject *)self, visit, arg);
+#else
+	Py_VISIT(self->dict);
+#endif
 	return 0;
 }
 
@@ -358,7 +264,12 @@ Selector_clear(SelectorObject *self)
 		keyslot_clear(&self->keyvec[i]);
 	Py_CLEAR(self->fd_to_key);
 	Py_CLEAR(self->key_type);
-	Py_CLEAR(self->ready_callable);
+	gpy_bridge_clear(self);
+#if GPY_MANAGED_DICT
+	PyObject_ClearManagedDict((PyObject *)self);
+#else
+	Py_CLEAR(self->dict);
+#endif
 	return 0;
 }
 
@@ -404,6 +315,7 @@ keys_set(SelectorObject *self, PyObject *fdobj, int fd, PyObject *key,
 	if (PyDict_SetItem(self->fd_to_key, fdobj, key) < 0)
 		return -1;
 	keyslot_clear(&self->keyvec[fd]);
+	self->keyvec[fd].stamp = 0;
 	self->keyvec[fd].key = Py_NewRef(key);
 	self->keyvec[fd].events = events;
 	return 0;
@@ -436,8 +348,9 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:register", kwlist,
 	                                 &fileobj, &events_obj, &data))
 		return NULL;
-	if (fileobj_lookup(self, fileobj, &fd, 0) < 0 ||
-	    check_events(events_obj, &events) < 0)
+	/* As in selectors: the events are checked before the file object. */
+	if (check_events(events_obj, &events) < 0 ||
+	    fileobj_lookup(self, fileobj, &fd, 0) < 0)
 		return NULL;
 	if (!(fdobj = PyLong_FromLong(fd)))
 		return NULL;
@@ -453,7 +366,7 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (self->closed || !self->poller) {
 		Py_DECREF(fdobj);
 		Py_DECREF(key);
-		return raise_closed();
+		return gpy_raise_closed();
 	}
 	rc = PyDict_Contains(self->fd_to_key, fdobj);
 	if (rc != 0) {
@@ -470,7 +383,7 @@ Selector_register(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (rc < 0) {
 		Py_DECREF(fdobj);
 		Py_DECREF(key);
-		return raise_gp(rc);
+		return gpy_raise_gp(rc);
 	}
 	if (keys_set(self, fdobj, fd, key, events) < 0) {
 		gp_remove(self->poller, fd);
@@ -565,7 +478,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 		goto fail_newkey;
 	}
 	if (self->closed || !self->poller) {
-		raise_closed();
+		gpy_raise_closed();
 		goto fail_newkey;
 	}
 	if (!(fdobj = PyLong_FromLong(fd)))
@@ -585,7 +498,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 				errno = ENOENT;
 				PyErr_SetFromErrno(PyExc_OSError);
 			} else {
-				raise_gp(rc);
+				gpy_raise_gp(rc);
 			}
 			goto fail_newkey;
 		}
@@ -632,31 +545,77 @@ append_new_pair(SelectorObject *self, size_t fd, int got, PyObject *list)
 	return rc < 0 ? NULL : list;
 }
 
-/* Turns collected events into [(key, events)]. */
-static PyObject *
-events_to_list(SelectorObject *self, const gp_event *evs, int n, PyObject *list)
+/* Turns collected events into [(key, events)], skipping descriptors this
+ * select() already reported (*dup is then set).  Returns the number of
+ * records other than a notification, or -1 with an exception set. */
+int
+gpy_selector_report(SelectorObject *self, const gp_event *evs, int n,
+                    PyObject *list, int *dup)
 {
+	int nrec = 0;
+
 	for (int i = 0; i < n; i++) {
 		size_t fd = (size_t)evs[i].fd;
 		struct keyslot *slot;
 		PyObject *pair;
 		int got;
 
-		if ((evs[i].events & GP_NOTIFIED) || fd >= self->keyvec_len ||
-		    !(slot = &self->keyvec[fd])->key)
-			continue; /* a notification, or unregistered meanwhile
-			           */
+		if (evs[i].events & GP_NOTIFIED)
+			continue;
+		nrec++;
+		if (fd >= self->keyvec_len || !(slot = &self->keyvec[fd])->key)
+			continue; /* unregistered meanwhile */
+		if (slot->stamp == self->stamp) {
+			*dup = 1; /* a second kernel wait came round again */
+			continue;
+		}
+		slot->stamp = self->stamp;
 		got = (int)(evs[i].events & (GP_READ | GP_WRITE)) &
 		      slot->events;
 		if (!got)
 			continue;
 		if ((pair = slot->pair[got - 1])) {
 			if (PyList_Append(list, pair) < 0)
-				return NULL;
+				return -1;
 		} else if (!append_new_pair(self, fd, got, list))
-			return NULL;
+			return -1;
 	}
-	return list;
+	return nrec;
+}
+
+/* A kernel wait gathers at most SELECT_MAX_EVENTS records.  When one was
+ * full (nrec records), more may be ready: poll again, without blocking and
+ * with the same buffer, until a wait brings fewer or only descriptors
+ * already reported.  epoll moves what it reported to the back of its ready
+ * list and the poll backend resumes its scan after the last one reported,
+ * so every ready registration comes round once before any repeats. */
+int
+gpy_selector_report_rest(SelectorObject *self, PyObject *list, int nrec)
+{
+	int dup = 0;
+
+	while (nrec >= SELECT_MAX_EVENTS && !dup) {
+		int n;
+		if (self->closed || !self->poller)
+			return 0; /* closed by Python code run meanwhile */
+		n = gp_wait(self->poller, self->evbuf, EVBUF_LEN, 0);
+		if (n == GP_EINTR || n == GP_EBUSY)
+			return 0; /* the rest comes with the next select() */
+		if (n < 0) {
+			gpy_raise_gp(n);
+			return -1;
+		}
+		if ((nrec = gpy_selector_report(self, self->evbuf, n, list,
+		                                &dup)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+gpy_selector_begin_report(SelectorObject *self)
+{
+	self->stamp++;
 }
 
 static int64_t
@@ -665,51 +624,6 @@ mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Collects the finished split wait into list. */
-static PyObject *
-collect_ready(SelectorObject *self, PyObject *list)
-{
-	int n;
-
-	do {
-		n = gp_wait_collect(self->poller, self->evbuf, EVBUF_LEN);
-		if (n < 0) {
-			self->wstate = WAIT_IDLE;
-			return raise_gp(n);
-		}
-		if (!events_to_list(self, self->evbuf, n, list))
-			return NULL;
-	} while (n == EVBUF_LEN);
-	self->wstate = WAIT_IDLE;
-	return list;
-}
-
-/* A timeout in seconds as a double.  As in selectors (whose first test is
- * "timeout <= 0"), a negative number too large for a double polls; a
- * positive one raises OverflowError. */
-static int
-timeout_as_double(PyObject *obj, double *out)
-{
-	double t = PyFloat_AsDouble(obj);
-
-	if (t == -1.0 && PyErr_Occurred()) {
-		PyObject *zero;
-		int neg;
-		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-			return -1;
-		if (!(zero = PyLong_FromLong(0)))
-			return -1;
-		neg = PyObject_RichCompareBool(obj, zero, Py_LT);
-		Py_DECREF(zero);
-		if (neg <= 0)
-			return -1; /* the OverflowError (or a new error) */
-		PyErr_Clear();
-		t = 0;
-	}
-	*out = t;
-	return 0;
 }
 
 static PyObject *
@@ -723,42 +637,20 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:select", kwlist,
 	                                 &timeout_obj))
 		return NULL;
-	if (timeout_obj != Py_None) {
-		double t;
-		if (timeout_as_double(timeout_obj, &t) < 0)
-			return NULL;
-		if (isnan(t)) {
-			PyErr_SetString(PyExc_ValueError, "Invalid value NaN");
-			return NULL;
-		}
-		if (t <= 0)
-			timeout_ns = 0;
-		else if (t >= 9e9)
-			timeout_ns = -1; /* centuries: as good as forever */
-		else
-			timeout_ns = (int64_t)ceil(t * 1e9);
-	}
+	if (gpy_timeout_to_ns(timeout_obj, &timeout_ns) < 0)
+		return NULL;
 	if (self->closed || !self->poller)
-		return raise_closed();
+		return gpy_raise_closed();
+	if (gpy_timeout_check(timeout_ns) < 0)
+		return NULL;
 	if (!(list = PyList_New(0)))
 		return NULL;
-	if (self->wstate == WAIT_READY) {
-		if (!collect_ready(self, list))
+	/* A split wait (bridge.c) may have the answer, or forbid waiting. */
+	if ((n = gpy_bridge_select(self, list, &timeout_ns)) != 0) {
+		if (n < 0)
 			Py_CLEAR(list);
 		return list;
 	}
-	if (self->wstate == WAIT_INFLIGHT) {
-		/* Guest mode: a tick the host started while the wait is in
-		 * flight has no I/O events yet; the wait brings them. */
-		if (self->guest)
-			return list;
-		Py_DECREF(list);
-		PyErr_SetString(PyExc_RuntimeError,
-		                "select() while a guest wait is in flight");
-		return NULL;
-	}
-	if (self->guest)
-		timeout_ns = 0;
 	if (timeout_ns > 0)
 		deadline = mono_ns() + timeout_ns;
 
@@ -794,10 +686,15 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 	}
 	if (n < 0) {
 		Py_DECREF(list);
-		return raise_gp(n);
+		return gpy_raise_gp(n);
 	}
-	if (!events_to_list(self, self->evbuf, n, list))
-		Py_CLEAR(list);
+	{
+		int dup = 0, nrec;
+		gpy_selector_begin_report(self);
+		nrec = gpy_selector_report(self, self->evbuf, n, list, &dup);
+		if (nrec < 0 || gpy_selector_report_rest(self, list, nrec) < 0)
+			Py_CLEAR(list);
+	}
 	return list;
 }
 
@@ -806,8 +703,7 @@ Selector_close(SelectorObject *self, PyObject *unused)
 {
 	self->closed = 1;
 	keys_clear(self);
-	Py_CLEAR(self->ready_callable);
-	self->wstate = WAIT_IDLE;
+	gpy_bridge_close(self);
 	if (self->in_select && self->poller)
 		gp_notify(self->poller); /* select() releases it on return */
 	release_poller(self);
@@ -835,13 +731,33 @@ Selector_get_key(SelectorObject *self, PyObject *args, PyObject *kwds)
 	return Py_XNewRef(key);
 }
 
+/* get_map()[fileobj], as selectors' mapping does it: the file object's
+ * errors (a fileno() that raises RuntimeError, an invalid object) propagate;
+ * a file object that is not registered, also once the selector is closed,
+ * is a KeyError. */
+static PyObject *
+Selector_map_getitem(SelectorObject *self, PyObject *fileobj)
+{
+	PyObject *key;
+	int fd;
+
+	if (fileobj_lookup(self, fileobj, &fd, 1) < 0)
+		return NULL;
+	if (self->closed) {
+		PyErr_Format(PyExc_KeyError, "%R is not registered", fileobj);
+		return NULL;
+	}
+	key = key_of(self, fileobj, fd);
+	return Py_XNewRef(key);
+}
+
 static PyObject *
 Selector_fileno(SelectorObject *self, PyObject *unused)
 {
 	int fd;
 
 	if (self->closed || !self->poller)
-		return raise_closed();
+		return gpy_raise_closed();
 	fd = gp_poller_fd(self->poller);
 	if (fd == GP_ENOTSUP) {
 		PyObject *io = PyImport_ImportModule("io"), *exc;
@@ -857,7 +773,7 @@ Selector_fileno(SelectorObject *self, PyObject *unused)
 		return NULL;
 	}
 	if (fd < 0)
-		return raise_gp(fd);
+		return gpy_raise_gp(fd);
 	return PyLong_FromLong(fd);
 }
 
@@ -871,141 +787,6 @@ static PyObject *
 Selector_exit(SelectorObject *self, PyObject *args)
 {
 	return Selector_close(self, NULL);
-}
-
-/* ---- the guest-mode bridge ------------------------------------------- */
-
-/* Runs on libguestpoll's waiter thread when a split wait finished. */
-static void
-on_ready(void *arg)
-{
-	SelectorObject *self = arg;
-	PyGILState_STATE g;
-	PyObject *fn, *res;
-
-#if PY_VERSION_HEX >= 0x030D0000
-	if (Py_IsFinalizing())
-		return;
-#else
-	if (_Py_IsFinalizing())
-		return;
-#endif
-	g = PyGILState_Ensure();
-	if (!self->closed && self->wstate == WAIT_INFLIGHT) {
-		self->wstate = WAIT_READY;
-		fn = self->ready_callable;
-		self->ready_callable = NULL;
-		if (fn) {
-			res = PyObject_CallNoArgs(fn);
-			if (!res)
-				PyErr_WriteUnraisable(fn);
-			Py_XDECREF(res);
-			Py_DECREF(fn);
-		}
-	}
-	PyGILState_Release(g);
-}
-
-static PyObject *
-Selector_wait_start(SelectorObject *self, PyObject *args)
-{
-	PyObject *timeout_obj, *fn;
-	int64_t timeout_ns = -1;
-	int rc;
-
-	if (!PyArg_ParseTuple(args, "OO:_wait_start", &timeout_obj, &fn))
-		return NULL;
-	if (!PyCallable_Check(fn)) {
-		PyErr_SetString(PyExc_TypeError, "callback must be callable");
-		return NULL;
-	}
-	if (timeout_obj != Py_None) {
-		double t;
-		if (timeout_as_double(timeout_obj, &t) < 0)
-			return NULL;
-		timeout_ns = t <= 0     ? 0
-		             : t >= 9e9 ? -1
-		                        : (int64_t)ceil(t * 1e9);
-	}
-	if (self->closed || !self->poller)
-		return raise_closed();
-	if (self->wstate != WAIT_IDLE) {
-		PyErr_SetString(PyExc_RuntimeError,
-		                "a guest wait is already in flight or ready");
-		return NULL;
-	}
-	self->ready_callable = Py_NewRef(fn);
-	self->wstate = WAIT_INFLIGHT;
-	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
-	if (rc < 0) {
-		self->wstate = WAIT_IDLE;
-		Py_CLEAR(self->ready_callable);
-		return raise_gp(rc);
-	}
-	Py_RETURN_NONE;
-}
-
-/* Guest mode: asks the kernel, without blocking, whether something is
- * ready now; if so the next select() returns it (checked by libguestpoll
- * when collected) and the caller need not hand a wait to the waiter. */
-static PyObject *
-Selector_poll_ready(SelectorObject *self, PyObject *unused)
-{
-	int n;
-
-	if (self->closed || !self->poller)
-		return raise_closed();
-	if (self->wstate != WAIT_IDLE)
-		Py_RETURN_TRUE; /* a wait's events are already there or coming
-		                 */
-	n = gp_wait_poll(self->poller);
-	if (n == GP_EINTR)
-		n = 0; /* nothing to report now; the wait will look again */
-	if (n < 0)
-		return raise_gp(n);
-	if (n > 0)
-		self->wstate = WAIT_READY;
-	return PyBool_FromLong(n > 0);
-}
-
-/* Ends the split wait in flight without calling its callback, and returns
- * once the waiter is done with it (the next select() collects its events).
- * For a run whose host went away. */
-static PyObject *
-Selector_wait_cancel(SelectorObject *self, PyObject *unused)
-{
-	if (self->wstate != WAIT_INFLIGHT || !self->poller)
-		Py_RETURN_NONE;
-	Py_CLEAR(self->ready_callable);
-	gp_notify(self->poller);
-	for (int i = 0; self->wstate == WAIT_INFLIGHT; i++) {
-		/* on_ready needs the GIL to mark the wait ready. */
-		if (i == 50000) { /* 10 s: the waiter must be stuck */
-			PyErr_SetString(PyExc_RuntimeError,
-			                "the guest wait did not end");
-			return NULL;
-		}
-		Py_BEGIN_ALLOW_THREADS
-		struct timespec ts = {0, 200000};
-		nanosleep(&ts, NULL);
-		Py_END_ALLOW_THREADS
-	}
-	Py_RETURN_NONE;
-}
-
-static PyObject *
-Selector_notify(SelectorObject *self, PyObject *unused)
-{
-	if (self->poller)
-		gp_notify(self->poller);
-	Py_RETURN_NONE;
-}
-
-static PyObject *
-Selector_get_wait_state(SelectorObject *self, void *closure)
-{
-	static const char *const names[] = {"idle", "inflight", "ready"};
-	return PyUnicode_FromString(names[self->wstate]);
 }
 
 static PyObject *
@@ -1022,7 +803,7 @@ Selector_get_closed(SelectorObject *self, void *closure)
 	return PyBool_FromLong(self->closed);
 }
 
-/* ---- type and module -------------------------------------------------- */
+/* ---- the type --------------------------------------------------------- */
 
 static PyMethodDef Selector_methods[] = {
         {"register", (PyCFunction)(void (*)(void))Selector_register,
@@ -1047,42 +828,34 @@ static PyMethodDef Selector_methods[] = {
          "afterwards."},
         {"get_key", (PyCFunction)(void (*)(void))Selector_get_key,
          METH_VARARGS | METH_KEYWORDS, "get_key(fileobj) -> SelectorKey"},
+        {"_map_getitem", (PyCFunction)Selector_map_getitem, METH_O,
+         "_map_getitem(fileobj) -> SelectorKey\n\nget_map()[fileobj]: "
+         "KeyError if not registered (or closed); the\nfile object's own "
+         "errors propagate."},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
          "fileno() -> int\n\nThe backend's own descriptor (epoll, kqueue)."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
         {"__exit__", (PyCFunction)Selector_exit, METH_VARARGS, NULL},
-        {"_wait_start", (PyCFunction)Selector_wait_start, METH_VARARGS,
-         "_wait_start(timeout, callback)\n\nGuest mode: hand the kernel "
-         "wait to the waiter thread, which\ncalls callback() (holding the "
-         "GIL, on that thread) when it ends.\nThe next select() returns "
-         "that wait's events without blocking."},
-        {"_poll_ready", (PyCFunction)Selector_poll_ready, METH_NOARGS,
-         "_poll_ready() -> bool\n\nGuest mode: True if something is ready "
-         "now (the next select()\nreturns it without blocking)."},
-        {"_wait_cancel", (PyCFunction)Selector_wait_cancel, METH_NOARGS,
-         "_wait_cancel()\n\nEnd the guest wait in flight without its "
-         "callback; the next\nselect() returns its events."},
-        {"_notify", (PyCFunction)Selector_notify, METH_NOARGS,
-         "_notify()\n\nEnd the current or next wait early.  Thread-safe."},
-        {NULL, NULL, 0, NULL}};
+        GPY_BRIDGE_METHODS{NULL, NULL, 0, NULL}};
 
 static PyMemberDef Selector_members[] = {
         {"_fd_to_key", T_OBJECT, offsetof(SelectorObject, fd_to_key), READONLY,
          "dict: fd -> SelectorKey (read-only view of the state)"},
-        {"_guest", T_INT, offsetof(SelectorObject, guest), 0,
-         "guest mode: select() never blocks"},
-        {"_wstate", T_INT, offsetof(SelectorObject, wstate), READONLY,
-         "the split wait: 0 idle, 1 in flight, 2 ready"},
-        {"__weaklistoffset__", T_PYSSIZET,
-         offsetof(SelectorObject, weakreflist), READONLY, NULL},
+        GPY_BRIDGE_MEMBERS{"__weaklistoffset__", T_PYSSIZET,
+                           offsetof(SelectorObject, weakreflist), READONLY,
+                           NULL},
+#if !GPY_MANAGED_DICT
+        {"__dictoffset__", T_PYSSIZET, offsetof(SelectorObject, dict), READONLY,
+         NULL},
+#endif
         {NULL, 0, 0, 0, NULL}};
 
 static PyGetSetDef Selector_getset[] = {
         {"backend", (getter)Selector_get_backend, NULL,
          "name of the libguestpoll backend (None once closed)", NULL},
         {"closed", (getter)Selector_get_closed, NULL, "True once closed", NULL},
-        {"_wait_state", (getter)Selector_get_wait_state, NULL,
-         "'idle', 'inflight' or 'ready'", NULL},
+        GPY_BRIDGE_GETSET{"__dict__", PyObject_GenericGetDict,
+                          PyObject_GenericSetDict, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL}};
 
 static PyType_Slot Selector_slots[] = {
@@ -1100,118 +873,13 @@ static PyType_Slot Selector_slots[] = {
         {Py_tp_getset, Selector_getset},
         {0, NULL}};
 
-static PyType_Spec Selector_spec = {
+PyType_Spec gpy_selector_spec = {
         .name = "guestpoll._guestpoll.Selector",
         .basicsize = sizeof(SelectorObject),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+#if GPY_MANAGED_DICT
+                 | Py_TPFLAGS_MANAGED_DICT
+#endif
+        ,
         .slots = Selector_slots,
 };
-
-/* ---- module functions ---------------------------------------------- */
-
-static int
-run_pending(void *fn)
-{
-	PyObject *res = PyObject_CallNoArgs(fn);
-
-	if (!res)
-		PyErr_WriteUnraisable(fn);
-	Py_XDECREF(res);
-	Py_DECREF(fn);
-	return 0; /* never raise into whatever the main thread runs */
-}
-
-static PyObject *
-call_on_main(PyObject *module, PyObject *fn)
-{
-	if (!PyCallable_Check(fn)) {
-		PyErr_SetString(PyExc_TypeError, "argument must be callable");
-		return NULL;
-	}
-	Py_INCREF(fn);
-	if (Py_AddPendingCall(run_pending, fn) < 0) {
-		Py_DECREF(fn);
-		PyErr_SetString(PyExc_RuntimeError,
-		                "the main thread's pending-call queue is full");
-		return NULL;
-	}
-	Py_RETURN_NONE;
-}
-
-static PyMethodDef module_methods[] = {
-        {"_call_on_main", call_on_main, METH_O,
-         "_call_on_main(fn)\n\nHave the main thread call fn() soon (at "
-         "its next bytecode\nboundary), whatever it is running."},
-        {NULL, NULL, 0, NULL}};
-
-static int
-module_exec(PyObject *m)
-{
-	modstate *st = PyModule_GetState(m);
-	PyObject *selectors, *type;
-
-	selectors = PyImport_ImportModule("selectors");
-	if (!selectors)
-		return -1;
-	st->SelectorKey = PyObject_GetAttrString(selectors, "SelectorKey");
-	Py_DECREF(selectors);
-	if (!st->SelectorKey)
-		return -1;
-	type = PyType_FromModuleAndSpec(m, &Selector_spec, NULL);
-	if (!type)
-		return -1;
-	if (PyModule_AddObject(m, "Selector", type) < 0) {
-		Py_DECREF(type);
-		return -1;
-	}
-	if (PyModule_AddStringConstant(m, "libguestpoll_version",
-	                               gp_version()) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-module_traverse(PyObject *m, visitproc visit, void *arg)
-{
-	modstate *st = PyModule_GetState(m);
-	Py_VISIT(st->SelectorKey);
-	return 0;
-}
-
-static int
-module_clear(PyObject *m)
-{
-	modstate *st = PyModule_GetState(m);
-	Py_CLEAR(st->SelectorKey);
-	return 0;
-}
-
-static void
-module_free(void *m)
-{
-	module_clear(m);
-}
-
-static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec},
-                                          {0, NULL}};
-
-static struct PyModuleDef module_def = {
-        PyModuleDef_HEAD_INIT,
-        .m_name = "guestpoll._guestpoll",
-        .m_doc = "C core of guestpoll: a selectors.BaseSelector over "
-                 "libguestpoll.",
-        .m_size = sizeof(modstate),
-        .m_methods = module_methods,
-        .m_slots = module_slots,
-        .m_traverse = module_traverse,
-        .m_clear = module_clear,
-        .m_free = module_free,
-};
-
-PyMODINIT_FUNC PyInit__guestpoll(void);
-
-PyMODINIT_FUNC
-PyInit__guestpoll(void)
-{
-	return PyModuleDef_Init(&module_def);
-}

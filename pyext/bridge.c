@@ -1,0 +1,350 @@
+/* bridge.c - the split-wait bridge of guest mode.  _wait_start() hands
+ * the Selector's kernel wait to libguestpoll's waiter thread, whose ready
+ * callback takes the GIL (with one Python thread state per waiter thread,
+ * kept) and calls a Python callable; the next select() then collects that
+ * wait's events instead of waiting again.  _call_on_main() hands a call
+ * to the main interpreter's pending calls, which is why the module does
+ * not support subinterpreters.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#include "bridge.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "selector.h"
+
+/* Collects the finished split wait into list, and then whatever else is
+ * ready if that wait's buffer was full. */
+static PyObject *
+collect_ready(SelectorObject *self, PyObject *list)
+{
+	int n, nrec = 0, dup = 0, got;
+
+	gpy_selector_begin_report(self);
+	do {
+		n = gp_wait_collect(self->poller, self->evbuf, EVBUF_LEN);
+		if (n < 0) {
+			self->bridge.wstate = WAIT_IDLE;
+			return gpy_raise_gp(n);
+		}
+		if ((got = gpy_selector_report(self, self->evbuf, n, list,
+		                               &dup)) < 0)
+			return NULL;
+		nrec += got;
+	} while (n == EVBUF_LEN);
+	self->bridge.wstate = WAIT_IDLE;
+	if (!dup && gpy_selector_report_rest(self, list, nrec) < 0)
+		return NULL;
+	return list;
+}
+
+/* select(), before it waits itself. */
+int
+gpy_bridge_select(SelectorObject *self, PyObject *list, int64_t *timeout_ns)
+{
+	if (self->bridge.wstate == WAIT_READY)
+		return collect_ready(self, list) ? 1 : -1;
+	if (self->bridge.wstate == WAIT_INFLIGHT) {
+		/* Guest mode: a tick the host started while the wait is in
+		 * flight has no I/O events yet; the wait brings them. */
+		if (self->bridge.guest)
+			return 1;
+		PyErr_SetString(PyExc_RuntimeError,
+		                "select() while a guest wait is in flight");
+		return -1;
+	}
+	if (self->bridge.guest)
+		*timeout_ns = 0;
+	return 0;
+}
+
+void
+gpy_bridge_close(SelectorObject *self)
+{
+	Py_CLEAR(self->bridge.ready_callable);
+	self->bridge.wstate = WAIT_IDLE;
+}
+
+int
+gpy_bridge_traverse(SelectorObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->bridge.ready_callable);
+	return 0;
+}
+
+void
+gpy_bridge_clear(SelectorObject *self)
+{
+	Py_CLEAR(self->bridge.ready_callable);
+}
+
+/* Interpreter shutdown.  A thread that takes the GIL once finalization has
+ * begun is stopped for good (killed before 3.14, blocked forever from
+ * 3.14), and the poller it belongs to could then never be freed.  So the
+ * waiter thread announces itself in `attaching' before it looks at
+ * `shutting_down', and the atexit hook, which runs on the main thread
+ * before finalization begins, sets `shutting_down' and then lets every
+ * announced waiter finish its callback: after that no waiter attaches
+ * again.  Both are sequentially consistent, so one of the two sides
+ * always sees the other. */
+static atomic_int shutting_down;
+static atomic_int attaching;
+
+/* A child of fork() has none of its parent's waiter threads, and Python
+ * deleted their thread states: a state made before the last fork is
+ * forgotten, never used nor deleted. */
+static atomic_ulong fork_generation;
+
+PyObject *
+gpy_bridge_after_fork(PyObject *module, PyObject *unused)
+{
+	atomic_store(&attaching, 0); /* those threads are not in the child */
+	atomic_fetch_add(&fork_generation, 1);
+	Py_RETURN_NONE;
+}
+
+/* The waiter thread's state, if it is one made in this process. */
+static PyThreadState *
+waiter_ts(SelectorObject *self)
+{
+	if (self->bridge.waiter_ts &&
+	    self->bridge.ts_generation != atomic_load(&fork_generation))
+		self->bridge.waiter_ts = NULL;
+	return self->bridge.waiter_ts;
+}
+
+PyObject *
+gpy_bridge_at_exit(PyObject *module, PyObject *unused)
+{
+	atomic_store(&shutting_down, 1);
+	while (atomic_load(&attaching) > 0) {
+		Py_BEGIN_ALLOW_THREADS
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
+/* Runs on libguestpoll's waiter thread when a split wait finished: takes
+ * the GIL with the thread's own thread state (made once) and calls the
+ * ready callable. */
+static void
+on_ready(void *arg)
+{
+	SelectorObject *self = arg;
+	PyObject *fn, *res;
+
+	atomic_fetch_add(&attaching, 1);
+	if (atomic_load(&shutting_down) || gpy_interpreter_finalizing()) {
+		atomic_fetch_sub(&attaching, 1);
+		return;
+	}
+	if (!waiter_ts(self)) {
+		/* Only this thread writes it; the owner reads it once the
+		 * thread is joined. */
+		self->bridge.ts_generation = atomic_load(&fork_generation);
+		self->bridge.waiter_ts = PyThreadState_New(self->bridge.interp);
+		if (!self->bridge.waiter_ts) {
+			atomic_fetch_sub(&attaching, 1);
+			return;
+		}
+	}
+	PyEval_RestoreThread(self->bridge.waiter_ts);
+	if (!self->closed && self->bridge.wstate == WAIT_INFLIGHT) {
+		self->bridge.wstate = WAIT_READY;
+		fn = self->bridge.ready_callable;
+		self->bridge.ready_callable = NULL;
+		if (fn) {
+			res = PyObject_CallNoArgs(fn);
+			if (!res)
+				PyErr_WriteUnraisable(fn);
+			Py_XDECREF(res);
+			Py_DECREF(fn);
+		}
+	}
+	PyEval_SaveThread();
+	atomic_fetch_sub(&attaching, 1);
+}
+
+/* After the poller is freed (its waiter thread joined): the thread's
+ * Python thread state goes too.  GIL held. */
+void
+gpy_bridge_release(SelectorObject *self)
+{
+	PyThreadState *ts = waiter_ts(self);
+
+	if (!ts || ts == PyThreadState_Get())
+		return; /* never made, or (freed from inside a callback) ours */
+	self->bridge.waiter_ts = NULL;
+	/* Once finalization has begun, the interpreter has deleted every
+	 * thread state but the finalizing thread's, ours included. */
+	if (gpy_interpreter_finalizing())
+		return;
+	PyThreadState_Clear(ts);
+	PyThreadState_Delete(ts);
+}
+
+PyObject *
+gpy_bridge_wait_start(SelectorObject *self, PyObject *args)
+{
+	PyObject *timeout_obj, *fn;
+	int64_t timeout_ns = -1;
+	int rc;
+
+	if (!PyArg_ParseTuple(args, "OO:_wait_start", &timeout_obj, &fn))
+		return NULL;
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "callback must be callable");
+		return NULL;
+	}
+	if (gpy_timeout_to_ns(timeout_obj, &timeout_ns) < 0)
+		return NULL;
+	if (self->closed || !self->poller)
+		return gpy_raise_closed();
+	if (gpy_timeout_check(timeout_ns) < 0)
+		return NULL;
+	if (self->bridge.wstate != WAIT_IDLE) {
+		PyErr_SetString(PyExc_RuntimeError,
+		                "a guest wait is already in flight or ready");
+		return NULL;
+	}
+	self->bridge.ready_callable = Py_NewRef(fn);
+	self->bridge.interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+	self->bridge.wstate = WAIT_INFLIGHT;
+	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
+	if (rc < 0) {
+		self->bridge.wstate = WAIT_IDLE;
+		Py_CLEAR(self->bridge.ready_callable);
+		return gpy_raise_gp(rc);
+	}
+	Py_RETURN_NONE;
+}
+
+/* Guest mode: asks the kernel, without blocking, whether something is
+ * ready now; if so the next select() returns it (checked by libguestpoll
+ * when collected) and the caller need not hand a wait to the waiter. */
+PyObject *
+gpy_bridge_poll_ready(SelectorObject *self, PyObject *unused)
+{
+	int n;
+
+	if (self->closed || !self->poller)
+		return gpy_raise_closed();
+	if (self->bridge.wstate != WAIT_IDLE)
+		Py_RETURN_TRUE; /* a wait's events are already there or coming
+		                 */
+	n = gp_wait_poll(self->poller);
+	if (n == GP_EINTR)
+		n = 0; /* nothing to report now; the wait will look again */
+	if (n < 0)
+		return gpy_raise_gp(n);
+	if (n > 0)
+		self->bridge.wstate = WAIT_READY;
+	return PyBool_FromLong(n > 0);
+}
+
+/* Ends the split wait in flight without calling its callback, and returns
+ * once the waiter is done with it (the next select() collects its events).
+ * For a run whose host went away. */
+PyObject *
+gpy_bridge_wait_cancel(SelectorObject *self, PyObject *unused)
+{
+	if (self->bridge.wstate != WAIT_INFLIGHT || !self->poller)
+		Py_RETURN_NONE;
+	Py_CLEAR(self->bridge.ready_callable);
+	gp_notify(self->poller);
+	for (int i = 0; self->bridge.wstate == WAIT_INFLIGHT; i++) {
+		/* on_ready needs the GIL to mark the wait ready. */
+		if (i == 50000) { /* 10 s: the waiter must be stuck */
+			PyErr_SetString(PyExc_RuntimeError,
+			                "the guest wait did not end");
+			return NULL;
+		}
+		Py_BEGIN_ALLOW_THREADS
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
+PyObject *
+gpy_bridge_notify(SelectorObject *self, PyObject *unused)
+{
+	if (self->poller)
+		gp_notify(self->poller);
+	Py_RETURN_NONE;
+}
+
+PyObject *
+gpy_bridge_get_wait_state(SelectorObject *self, void *closure)
+{
+	static const char *const names[] = {"idle", "inflight", "ready"};
+	return PyUnicode_FromString(names[self->bridge.wstate]);
+}
+
+static int
+run_pending(void *fn)
+{
+	PyObject *res = PyObject_CallNoArgs(fn);
+
+	if (!res)
+		PyErr_WriteUnraisable(fn);
+	Py_XDECREF(res);
+	Py_DECREF(fn);
+	return 0; /* never raise into whatever the main thread runs */
+}
+
+PyObject *
+gpy_bridge_call_on_main(PyObject *module, PyObject *fn)
+{
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "argument must be callable");
+		return NULL;
+	}
+	Py_INCREF(fn);
+	if (Py_AddPendingCall(run_pending, fn) < 0) {
+		Py_DECREF(fn);
+		PyErr_SetString(PyExc_RuntimeError,
+		                "the main thread's pending-call queue is full");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+int
+gpy_bridge_module_exec(PyObject *m)
+{
+	PyObject *atexit = PyImport_ImportModule("atexit"), *fn, *r;
+	PyObject *os, *reg, *kw, *empty;
+
+	if (!atexit)
+		return -1;
+	fn = PyObject_GetAttrString(m, "_at_exit");
+	r = fn ? PyObject_CallMethod(atexit, "register", "O", fn) : NULL;
+	Py_XDECREF(fn);
+	Py_DECREF(atexit);
+	if (!r)
+		return -1;
+	Py_DECREF(r);
+	/* os.register_at_fork(after_in_child=_after_fork) */
+	if (!(os = PyImport_ImportModule("os")))
+		return -1;
+	fn = PyObject_GetAttrString(m, "_after_fork");
+	reg = fn ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
+	kw = reg ? Py_BuildValue("{sO}", "after_in_child", fn) : NULL;
+	empty = kw ? PyTuple_New(0) : NULL;
+	r = empty ? PyObject_Call(reg, empty, kw) : NULL;
+	Py_XDECREF(empty);
+	Py_XDECREF(kw);
+	Py_XDECREF(reg);
+	Py_XDECREF(fn);
+	Py_DECREF(os);
+	if (!r)
+		return -1;
+	Py_DECREF(r);
+	return 0;
+}
