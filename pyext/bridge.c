@@ -15,6 +15,25 @@
 
 #include "selector.h"
 
+/* The split wait as the guest driver sees it: libguestpoll's state, except
+ * that a finished wait whose callback has not taken the callable yet is
+ * still in flight (the callback brings the next tick).  A plain wait of
+ * another thread (select() with a timeout) is no guest wait: idle. */
+static int
+wait_state(SelectorObject *self)
+{
+	int st = self->poller ? gp_wait_state(self->poller) : GP_WAIT_IDLE;
+
+	switch (st) {
+	case GP_WAIT_INFLIGHT:
+		return WAIT_INFLIGHT;
+	case GP_WAIT_READY:
+		return self->bridge.ready_callable ? WAIT_INFLIGHT : WAIT_READY;
+	default:
+		return WAIT_IDLE;
+	}
+}
+
 /* Collects the finished split wait into list, and then whatever else is
  * ready if that wait's buffer was full. */
 static PyObject *
@@ -25,16 +44,13 @@ collect_ready(SelectorObject *self, PyObject *list)
 	gpy_selector_begin_report(self);
 	do {
 		n = gp_wait_collect(self->poller, self->evbuf, EVBUF_LEN);
-		if (n < 0) {
-			self->bridge.wstate = WAIT_IDLE;
+		if (n < 0)
 			return gpy_raise_gp(n);
-		}
 		if ((got = gpy_selector_report(self, self->evbuf, n, list,
 		                               &dup)) < 0)
 			return NULL;
 		nrec += got;
 	} while (n == EVBUF_LEN);
-	self->bridge.wstate = WAIT_IDLE;
 	if (!dup && gpy_selector_report_rest(self, list, nrec) < 0)
 		return NULL;
 	return list;
@@ -44,9 +60,11 @@ collect_ready(SelectorObject *self, PyObject *list)
 int
 gpy_bridge_select(SelectorObject *self, PyObject *list, int64_t *timeout_ns)
 {
-	if (self->bridge.wstate == WAIT_READY)
+	int st = wait_state(self);
+
+	if (st == WAIT_READY)
 		return collect_ready(self, list) ? 1 : -1;
-	if (self->bridge.wstate == WAIT_INFLIGHT) {
+	if (st == WAIT_INFLIGHT) {
 		/* Guest mode: a tick the host started while the wait is in
 		 * flight has no I/O events yet; the wait brings them. */
 		if (self->bridge.guest)
@@ -64,7 +82,6 @@ void
 gpy_bridge_close(SelectorObject *self)
 {
 	Py_CLEAR(self->bridge.ready_callable);
-	self->bridge.wstate = WAIT_IDLE;
 }
 
 int
@@ -153,17 +170,15 @@ on_ready(void *arg)
 		}
 	}
 	PyEval_RestoreThread(self->bridge.waiter_ts);
-	if (!self->closed && self->bridge.wstate == WAIT_INFLIGHT) {
-		self->bridge.wstate = WAIT_READY;
-		fn = self->bridge.ready_callable;
+	/* No callable: the wait was cancelled (_wait_cancel, close). */
+	if (!self->closed && (fn = self->bridge.ready_callable)) {
 		self->bridge.ready_callable = NULL;
-		if (fn) {
-			res = PyObject_CallNoArgs(fn);
-			if (!res)
-				PyErr_WriteUnraisable(fn);
-			Py_XDECREF(res);
-			Py_DECREF(fn);
-		}
+		res = PyObject_CallNoArgs(fn);
+		if (!res)
+			PyErr_WriteUnraisable(fn);
+		Py_XDECREF(res);
+		Py_DECREF(
+		        fn); /* may free the selector (gpy_bridge_free_later) */
 	}
 	PyEval_SaveThread();
 	atomic_fetch_sub(&attaching, 1);
@@ -206,17 +221,15 @@ gpy_bridge_wait_start(SelectorObject *self, PyObject *args)
 		return gpy_raise_closed();
 	if (gpy_timeout_check(timeout_ns) < 0)
 		return NULL;
-	if (self->bridge.wstate != WAIT_IDLE) {
+	if (wait_state(self) != WAIT_IDLE) {
 		PyErr_SetString(PyExc_RuntimeError,
 		                "a guest wait is already in flight or ready");
 		return NULL;
 	}
-	self->bridge.ready_callable = Py_NewRef(fn);
+	Py_XSETREF(self->bridge.ready_callable, Py_NewRef(fn));
 	self->bridge.interp = PyThreadState_GetInterpreter(PyThreadState_Get());
-	self->bridge.wstate = WAIT_INFLIGHT;
 	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
 	if (rc < 0) {
-		self->bridge.wstate = WAIT_IDLE;
 		Py_CLEAR(self->bridge.ready_callable);
 		return gpy_raise_gp(rc);
 	}
@@ -233,7 +246,7 @@ gpy_bridge_poll_ready(SelectorObject *self, PyObject *unused)
 
 	if (self->closed || !self->poller)
 		return gpy_raise_closed();
-	if (self->bridge.wstate != WAIT_IDLE)
+	if (wait_state(self) != WAIT_IDLE)
 		Py_RETURN_TRUE; /* a wait's events are already there or coming
 		                 */
 	n = gp_wait_poll(self->poller);
@@ -241,33 +254,39 @@ gpy_bridge_poll_ready(SelectorObject *self, PyObject *unused)
 		n = 0; /* nothing to report now; the wait will look again */
 	if (n < 0)
 		return gpy_raise_gp(n);
-	if (n > 0)
-		self->bridge.wstate = WAIT_READY;
+	if (n == GP_EBUSY)
+		n = 0; /* another thread's select() waits */
+	if (n < 0)
+		return gpy_raise_gp(n);
 	return PyBool_FromLong(n > 0);
 }
 
 /* Ends the split wait in flight without calling its callback, and returns
- * once the waiter is done with it (the next select() collects its events).
- * For a run whose host went away. */
+ * once the waiter is done with it: gp_wait_cancel() returns when no ready
+ * callback runs and none will be called for that wait; records it had not
+ * handed out are dropped (level-triggered readiness shows again in the
+ * next select()).  For a run whose host went away. */
 PyObject *
 gpy_bridge_wait_cancel(SelectorObject *self, PyObject *unused)
 {
-	if (self->bridge.wstate != WAIT_INFLIGHT || !self->poller)
+	gp_poller *p = self->poller;
+	int rc;
+
+	if (!p)
 		Py_RETURN_NONE;
+	/* A callback that already waits for the GIL finds no callable. */
 	Py_CLEAR(self->bridge.ready_callable);
-	gp_notify(self->poller);
-	for (int i = 0; self->bridge.wstate == WAIT_INFLIGHT; i++) {
-		/* on_ready needs the GIL to mark the wait ready. */
-		if (i == 50000) { /* 10 s: the waiter must be stuck */
-			PyErr_SetString(PyExc_RuntimeError,
-			                "the guest wait did not end");
-			return NULL;
-		}
-		Py_BEGIN_ALLOW_THREADS
-		struct timespec ts = {0, 200000};
-		nanosleep(&ts, NULL);
-		Py_END_ALLOW_THREADS
+	self->in_select++; /* close() meanwhile must not free the poller */
+	Py_BEGIN_ALLOW_THREADS
+	rc = gp_wait_cancel(p);
+	Py_END_ALLOW_THREADS
+	self->in_select--;
+	if (self->closed) {
+		gpy_selector_release_poller(self);
+		Py_RETURN_NONE;
 	}
+	if (rc < 0 && rc != GP_EBUSY)
+		return gpy_raise_gp(rc);
 	Py_RETURN_NONE;
 }
 
@@ -283,7 +302,58 @@ PyObject *
 gpy_bridge_get_wait_state(SelectorObject *self, void *closure)
 {
 	static const char *const names[] = {"idle", "inflight", "ready"};
-	return PyUnicode_FromString(names[self->bridge.wstate]);
+	return PyUnicode_FromString(names[wait_state(self)]);
+}
+
+PyObject *
+gpy_bridge_get_wstate(SelectorObject *self, void *closure)
+{
+	return PyLong_FromLong(wait_state(self));
+}
+
+/* A poller (and its waiter's thread state) whose selector was freed from
+ * inside its own ready callback. */
+struct free_later {
+	gp_poller *poller;
+	PyThreadState *ts;
+	unsigned long ts_generation;
+};
+
+static int
+free_later_run(void *arg)
+{
+	struct free_later *fl = arg;
+	int rc;
+
+	Py_BEGIN_ALLOW_THREADS
+	rc = gp_poller_free(fl->poller); /* joins the waiter thread */
+	Py_END_ALLOW_THREADS
+	if (rc == 0 && fl->ts &&
+	    fl->ts_generation == atomic_load(&fork_generation) &&
+	    !gpy_interpreter_finalizing()) {
+		PyThreadState_Clear(fl->ts);
+		PyThreadState_Delete(fl->ts);
+	}
+	PyMem_RawFree(fl);
+	return 0;
+}
+
+void
+gpy_bridge_free_later(SelectorObject *self, gp_poller *p)
+{
+	struct free_later *fl = PyMem_RawMalloc(sizeof *fl);
+
+	if (!fl)
+		return; /* the poller leaks rather than freeing under its thread
+		         */
+	fl->poller = p;
+	fl->ts = waiter_ts(self);
+	fl->ts_generation = self->bridge.ts_generation;
+	self->bridge.waiter_ts = NULL;
+	if (Py_AddPendingCall(free_later_run, fl) < 0) {
+		self->bridge.waiter_ts = fl->ts;
+		PyMem_RawFree(fl);
+	}
 }
 
 static int

@@ -10,12 +10,16 @@
 
 struct SelectorObject;
 
+/* The split wait as the guest driver sees it (Selector._wstate), derived
+ * from libguestpoll's gp_wait_state() and whether the wait's callback is
+ * still to be called: the extension keeps no copy of the wait's state. */
 enum gpy_wait_state { WAIT_IDLE, WAIT_INFLIGHT, WAIT_READY };
 
-/* A Selector's split wait.  Owned by the thread holding the GIL. */
+/* A Selector's guest-mode data.  Owned by the thread holding the GIL. */
 struct gpy_bridge {
-	int wstate;               /* enum gpy_wait_state */
-	PyObject *ready_callable; /* held while a split wait is in flight */
+	/* The callable of the split wait in flight, until the ready callback
+	 * takes it (or _wait_cancel()/close() drop it). */
+	PyObject *ready_callable;
 	/* The waiter thread's Python thread state: made by that thread on
 	 * its first ready callback, kept for the next ones, deleted once the
 	 * poller (and with it the thread) is gone. */
@@ -37,6 +41,10 @@ int gpy_bridge_traverse(struct SelectorObject *self, visitproc visit,
 void gpy_bridge_clear(struct SelectorObject *self);
 /* After the poller (and its waiter thread) is gone. */
 void gpy_bridge_release(struct SelectorObject *self);
+/* gp_poller_free() refused (GP_EBUSY): the selector is being freed from
+ * inside its own ready callback, on the waiter thread.  Frees the poller
+ * (and the waiter's thread state) later, from the main thread. */
+void gpy_bridge_free_later(struct SelectorObject *self, gp_poller *p);
 /* Module init: registers the atexit hook. */
 int gpy_bridge_module_exec(PyObject *m);
 
@@ -45,6 +53,7 @@ PyObject *gpy_bridge_poll_ready(struct SelectorObject *self, PyObject *unused);
 PyObject *gpy_bridge_wait_cancel(struct SelectorObject *self, PyObject *unused);
 PyObject *gpy_bridge_notify(struct SelectorObject *self, PyObject *unused);
 PyObject *gpy_bridge_get_wait_state(struct SelectorObject *self, void *closure);
+PyObject *gpy_bridge_get_wstate(struct SelectorObject *self, void *closure);
 PyObject *gpy_bridge_call_on_main(PyObject *module, PyObject *fn);
 PyObject *gpy_bridge_at_exit(PyObject *module, PyObject *unused);
 PyObject *gpy_bridge_after_fork(PyObject *module, PyObject *unused);
@@ -65,20 +74,22 @@ PyObject *gpy_bridge_after_fork(PyObject *module, PyObject *unused);
 	        {"_wait_cancel", (PyCFunction)gpy_bridge_wait_cancel,          \
 	         METH_NOARGS,                                                  \
 	         "_wait_cancel()\n\nEnd the guest wait in flight without its " \
-	         "callback; the next\nselect() returns its events."},          \
+	         "callback (gp_wait_cancel); what\nit gathered is dropped: "   \
+	         "the "                                                        \
+	         "next select() polls anew."},                                 \
 	        {"_notify", (PyCFunction)gpy_bridge_notify, METH_NOARGS,       \
 	         "_notify()\n\nEnd the current or next wait early.  "          \
 	         "Thread-safe."},
 
 #define GPY_BRIDGE_MEMBERS                                                     \
 	{"_guest", T_INT, offsetof(SelectorObject, bridge.guest), 0,           \
-	 "guest mode: select() never blocks"},                                 \
-	        {"_wstate", T_INT, offsetof(SelectorObject, bridge.wstate),    \
-	         READONLY, "the split wait: 0 idle, 1 in flight, 2 ready"},
+	 "guest mode: select() never blocks"},
 
 #define GPY_BRIDGE_GETSET                                                      \
 	{"_wait_state", (getter)gpy_bridge_get_wait_state, NULL,               \
-	 "'idle', 'inflight' or 'ready'", NULL},
+	 "'idle', 'inflight' or 'ready'", NULL},                               \
+	        {"_wstate", (getter)gpy_bridge_get_wstate, NULL,               \
+	         "the split wait: 0 idle, 1 in flight, 2 ready", NULL},
 
 #define GPY_BRIDGE_MODULE_METHODS                                              \
 	{"_call_on_main", gpy_bridge_call_on_main, METH_O,                     \

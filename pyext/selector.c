@@ -151,18 +151,22 @@ key_of(SelectorObject *self, PyObject *fileobj, int fd)
 
 /* Releases the poller.  The GIL is dropped meanwhile, because the waiter
  * thread may be waiting for it inside the ready callback. */
-static void
-release_poller(SelectorObject *self)
+void
+gpy_selector_release_poller(SelectorObject *self)
 {
 	gp_poller *p = self->poller;
+	int rc;
 
 	if (!p || self->in_select)
 		return;
 	self->poller = NULL;
 	Py_BEGIN_ALLOW_THREADS
-	gp_poller_free(p);
+	rc = gp_poller_free(p);
 	Py_END_ALLOW_THREADS
-	gpy_bridge_release(self);
+	if (rc == GP_EBUSY)
+		gpy_bridge_free_later(self, p); /* on its own waiter thread */
+	else
+		gpy_bridge_release(self);
 }
 
 static PyObject *
@@ -282,7 +286,7 @@ Selector_dealloc(SelectorObject *self)
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	self->closed = 1;
-	release_poller(self);
+	gpy_selector_release_poller(self);
 	Selector_clear(self);
 	PyMem_Free(self->evbuf);
 	PyMem_Free(self->keyvec);
@@ -667,7 +671,7 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 			self->in_select--;
 			if (self->closed) {
 				/* close() from another thread meanwhile. */
-				release_poller(self);
+				gpy_selector_release_poller(self);
 				return list;
 			}
 		}
@@ -706,7 +710,7 @@ Selector_close(SelectorObject *self, PyObject *unused)
 	gpy_bridge_close(self);
 	if (self->in_select && self->poller)
 		gp_notify(self->poller); /* select() releases it on return */
-	release_poller(self);
+	gpy_selector_release_poller(self);
 	Py_RETURN_NONE;
 }
 

@@ -63,6 +63,8 @@ void gpy_selector_begin_report(SelectorObject *self);
  * the number of records other than a notification, or -1. */
 int gpy_selector_report(SelectorObject *self, const gp_event *evs, int n,
                         PyObject *list, int *dup);
+/* Frees the poller unless a select() still uses it (it frees it then). */
+void gpy_selector_release_poller(SelectorObject *self);
 /* After a full kernel wait of nrec records: polls for the rest. */
 int gpy_selector_report_rest(SelectorObject *self, PyObject *list, int nrec);
 
