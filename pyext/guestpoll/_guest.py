@@ -32,6 +32,7 @@ import contextvars
 import functools
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -56,31 +57,31 @@ ABANDONED_MESSAGE = "asyncio guest run abandoned by its host (guestpoll, aiogues
 # ... and the one a run gets whose host refused to schedule its first tick.
 REFUSED_MESSAGE = "the host refused to schedule the asyncio guest run's first tick"
 
-__all__ = ["start_guest_run"]
+__all__ = ["start_guest_run", "host_gone"]
 
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
 _RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
 _EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
 
-# A tick runs loop iterations back to back while the next one is due at
-# once (callbacks ready, events ready), as a native loop would, for up to
-# this many seconds; then it asks the host to schedule the next tick and
-# returns, so the host waits at most about this long for its turn.  Each
-# hand-back costs a trip through the host's queue (~10 us for a Trio
+# The interleaving contract.  A tick runs loop iterations back to back
+# while the next one is due at once (callbacks ready, events ready), as a
+# native loop would, but at most TICK_ITERATIONS of them; then it queues
+# the next tick with the host (run_sync_soon_not_threadsafe) and returns,
+# so the callbacks the host had queued before that run first.  The bound
+# is a count, not a time: where the host gets its turn, counted in guest
+# loop iterations, is the same on a fast machine and on a loaded one.
+# Each hand-back costs a trip through the host's queue (~10 us for a Trio
 # scheduling round), and an I/O round trip takes at least two iterations
-# (the event, then the task it wakes): one tick, not two or more.  The run's
-# phases (main task, cancelling the rest, ...) each begin in a new tick.
-TICK_BUDGET = 0.0005
-_clock = time.perf_counter
+# (the event, then the task it wakes): one tick, not two or more.  A tick
+# also ends early when the loop has to wait (the wait goes to the waiter
+# thread) and when a phase of the run ends: the run's phases (main task,
+# cancelling the rest, ...) each begin in a new tick.
+TICK_ITERATIONS = 64
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
 
-# Abandoned runs whose handle died on another thread than their host's,
-# by host thread id, waiting to be finished on that thread.
-_orphans: dict[int, list["_GuestRun"]] = {}
-_orphans_lock = threading.Lock()
 
 
 class _TickHandle:
@@ -220,14 +221,6 @@ def _trio_soon(threadsafe: Callable[[Callable[[], None]], object]) -> Optional[_
     return _TrioSoon(trio)
 
 
-def _finish_orphans() -> None:
-    """Finishes the abandoned runs of the calling thread."""
-    with _orphans_lock:
-        runs = _orphans.pop(threading.get_ident(), [])
-    for run in runs:
-        run._finish_abandoned()
-
-
 def _guest_class(cls: type) -> type:
     """A subclass of the loop's class whose call_soon / call_at / stop wake
     the background wait, so that work the host makes due runs promptly.
@@ -268,11 +261,122 @@ def _guest_class(cls: type) -> type:
             if self._guestpoll_waiting:
                 self._guestpoll_wake()
 
+    base_add_signal = getattr(cls, "add_signal_handler", None)
+    base_remove_signal = getattr(cls, "remove_signal_handler", None)
+    if (
+        base_add_signal is not None
+        and base_remove_signal is not None
+        and issubclass(cls, getattr(asyncio, "SelectorEventLoop", ()))
+        and hasattr(cls, "_handle_signal")
+    ):
+        # A Unix selector loop: its first signal handler installs the
+        # loop's self-pipe as the wake-up fd, its last removal sets -1.
+        # asyncio.run does just that; as a guest the displaced host's fd
+        # is also given back, when that is provably safe (_WakeupFdGuard).
+
+        def add_signal_handler(self, sig, callback, *args):  # type: ignore[no-untyped-def]
+            guard = None
+            if not self._signal_handlers:
+                guard = _WakeupFdGuard.displace(self._csock.fileno())
+                if guard is not None:
+                    self._guestpoll_wakeup_guard = guard
+            try:
+                return base_add_signal(self, sig, callback, *args)
+            finally:
+                if guard is not None and not self._signal_handlers:
+                    self._guestpoll_give_back_wakeup_fd()
+
+        def remove_signal_handler(self, sig):  # type: ignore[no-untyped-def]
+            guard = self._guestpoll_wakeup_guard
+            last = guard is not None and list(self._signal_handlers) == [sig]
+            if last:
+                guard.before_last_removal()
+            try:
+                return base_remove_signal(self, sig)
+            finally:
+                if last and not self._signal_handlers:
+                    self._guestpoll_give_back_wakeup_fd()
+
+        def _guestpoll_give_back_wakeup_fd(self) -> None:
+            guard, self._guestpoll_wakeup_guard = self._guestpoll_wakeup_guard, None
+            if guard is not None:
+                guard.give_back()
+
+        GuestLoop._guestpoll_wakeup_guard = None
+        GuestLoop.add_signal_handler = add_signal_handler
+        GuestLoop.remove_signal_handler = remove_signal_handler
+        GuestLoop._guestpoll_give_back_wakeup_fd = _guestpoll_give_back_wakeup_fd
+
     GuestLoop.__name__ = cls.__name__
     GuestLoop.__qualname__ = cls.__qualname__
     GuestLoop.__module__ = cls.__module__
     _guest_classes[cls] = GuestLoop
     return GuestLoop
+
+
+def _fd_identity(fd: int) -> Optional[tuple[int, int]]:
+    try:
+        st = os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class _WakeupFdGuard:
+    """The host's signal wake-up fd, displaced by the guest loop's first
+    signal handler (asyncio.run displaces it the same way).  When the
+    loop's last handler goes, asyncio sets the wake-up fd to -1; the guest
+    then gives the host's fd back, but only if nobody installed another one
+    meanwhile (the wake-up fd was still the loop's own) and the number
+    still names the very file it named when it was displaced: a descriptor
+    that was closed, or closed and reused, is never installed.  Python
+    cannot report a wake-up fd's warn_on_full_buffer setting, so a fd
+    given back is installed with warn_on_full_buffer=False (no warnings
+    about a full buffer from a descriptor the guest had to reinstall)."""
+
+    __slots__ = ("own", "host", "identity", "current")
+
+    def __init__(self, own: int, host: int) -> None:
+        self.own = own
+        self.host = host
+        self.identity = _fd_identity(host)
+        self.current: Optional[int] = None
+
+    @classmethod
+    def displace(cls, own: int) -> Optional["_WakeupFdGuard"]:
+        """Installs *own* (as add_signal_handler is about to); returns a
+        guard if that displaced a host's wake-up fd."""
+        try:
+            host = signal.set_wakeup_fd(own)
+        except (ValueError, OSError):
+            return None  # not the main thread: add_signal_handler says so
+        if host in (-1, own):
+            return None
+        return cls(own, host)
+
+    def before_last_removal(self) -> None:
+        # Which fd is installed right before asyncio sets -1?
+        try:
+            self.current = signal.set_wakeup_fd(-1)
+        except (ValueError, OSError):
+            self.current = None
+
+    def give_back(self) -> None:
+        """asyncio has just set -1 (or never installed its own)."""
+        try:
+            current = self.current
+            if current is not None and current not in (-1, self.own):
+                # Somebody else's, installed while the guest had handlers:
+                # asyncio's -1 would lose it.
+                signal.set_wakeup_fd(current, warn_on_full_buffer=False)
+                return
+            if current == -1:
+                return  # the host (or its library) took its fd back itself
+            if self.identity is None or _fd_identity(self.host) != self.identity:
+                return  # closed, or its number now names another file
+            signal.set_wakeup_fd(self.host, warn_on_full_buffer=False)
+        except Exception:
+            logger.exception("guestpoll: could not give the host's signal wake-up fd back")
 
 
 def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
@@ -343,8 +447,12 @@ class _GuestRun:
         self._wakeup: Optional[_Wakeup] = None
         self._wait_deadline = math.inf
         self._finished = False
+        self._abandoning = False  # _abandoned() or host_gone() was called
+        self._keep_result = False  # host_gone(): the outcome is returned
+        self._kept: Optional[outcome.Outcome] = None
+        self._host_exiting = False  # the host thread is exiting
+        self._watch: Optional[_HostThreadWatch] = None
         self._set_event_loop = False
-        self._wakeup_fd: Optional[int] = None
         self._interrupt_count = 0
         self._result: Optional[outcome.Outcome] = None
         self.main_task: Optional[tasks.Task] = None
@@ -377,11 +485,6 @@ class _GuestRun:
             self._selector._guest = 1
             self._orig_class = type(loop)
             loop.__class__ = _guest_class(type(loop))
-            if threading.current_thread() is threading.main_thread():
-                # asyncio's signal handling replaces the wakeup fd; the
-                # host's is put back when the run ends.
-                self._wakeup_fd = signal.set_wakeup_fd(-1)
-                signal.set_wakeup_fd(self._wakeup_fd)
             # The main task's context is a copy of the host's, as in
             # asyncio.Runner, minus a host library's claim on sniffio's
             # context variable (Trio sets it in its tasks).
@@ -606,7 +709,7 @@ class _GuestRun:
             sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(*self._loop_hooks)
         refused: Optional[BaseException] = None
-        start = _clock()
+        iterations = 0
         try:
             while True:
                 if self._ended is not None:
@@ -634,13 +737,14 @@ class _GuestRun:
                         if self._phase is not None:
                             self._end_phase(exc)
                         due = True
+                iterations += 1
                 if self._ended is not None:
-                    start = -math.inf  # the host runs between phases
+                    iterations = TICK_ITERATIONS  # the host runs between phases
                 if not due:
                     break
                 # The next iteration is due at once: it runs in this tick
-                # while the tick is young, else after the host's turn.
-                if _clock() - start >= TICK_BUDGET:
+                # up to the bound, else after the host's turn.
+                if iterations >= TICK_ITERATIONS:
                     try:
                         handle.soon(handle.tick)
                     except BaseException as exc:
@@ -735,15 +839,15 @@ class _GuestRun:
         if loop is not None and self._orig_class is not None:
             loop.__class__ = self._orig_class
             self._orig_class = None
-        if self._wakeup_fd is not None:
-            try:
-                signal.set_wakeup_fd(self._wakeup_fd, warn_on_full_buffer=False)
-            except ValueError:
-                pass
-            self._wakeup_fd = None
 
     def _finish(self, result: outcome.Outcome) -> None:
         self._finished = True
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            try:
+                watch.runs.remove(self)
+            except ValueError:
+                pass
         self._gen = None
         self._restore()
         self._result = result
@@ -756,6 +860,9 @@ class _GuestRun:
             handle.soon.close()
         result, self._result = self._result, None
         if result is None or self._discard:
+            return
+        if self._keep_result:
+            self._kept = result  # host_gone() returns it
             return
         if handle is not None and not self._sync:
             handle.done_callback(result)
@@ -772,31 +879,56 @@ class _GuestRun:
 
     # ---- abandonment -------------------------------------------------
 
-    def _abandoned(self) -> None:
-        """The host dropped the run's last tick handle before the end."""
+    def _abandoned(self, why: str = "by its host before it finished") -> None:
+        """The host dropped the run's last tick handle before the end (or
+        its thread exited): warn, then finish the run."""
+        with _abandon_lock:
+            if self._finished or self._abandoning:
+                return
+            self._abandoning = True
         warnings.warn(
-            "asyncio guest run got abandoned by its host before it finished; "
-            "guestpoll cancels it and finishes it synchronously",
+            f"asyncio guest run got abandoned {why}; "
+            "guestpoll cancels it and finishes it",
             RuntimeWarning,
             stacklevel=2,
         )
-        if threading.get_ident() == self._host_thread:
+        if threading.get_ident() == self._host_thread and not self._host_exiting:
             self._finish_abandoned()
-            return
-        # The handle died elsewhere (on the waiter thread, when the host
-        # refused a callback): the loop belongs to the host thread.
-        with _orphans_lock:
-            _orphans.setdefault(self._host_thread, []).append(self)
-        if self._host_thread == threading.main_thread().ident:
-            _call_on_main(_finish_orphans)
+        elif self._host_thread == _main_ident():
+            # Signal handlers and the wake-up fd can only be put back on
+            # the main thread: finish the run there, at its next bytecode.
+            _call_on_main(self._finish_abandoned)
+        else:
+            _finisher.submit(self)
+
+    def _host_exited(self) -> None:
+        """The host thread (not the main one) is exiting with the run
+        unfinished: the finisher thread takes it over."""
+        self._host_exiting = True
+        self._abandoned("because its host thread exited")
+
+    def _adopt(self) -> None:
+        """The calling thread takes the run over from its host thread,
+        which is gone or will never run a tick again: the loop becomes
+        this thread's running loop for the phase in progress."""
+        if not self._host_exiting:
+            with _abandon_lock:
+                _stale_running[self._host_thread] = self._loop
+        self._host_thread = threading.get_ident()
+        loop = self._loop
+        if self._phase is not None:
+            events._set_running_loop(loop)
+            loop._thread_id = self._host_thread
 
     def _finish_abandoned(self, refused: bool = False) -> None:
-        """Finishes the run synchronously on the host thread; the outcome
-        is logged, or dropped if the host *refused* the run's first tick
-        (start_guest_run raises the host's error instead)."""
+        """Finishes the run synchronously on the calling thread; the
+        outcome is logged, or dropped if the host *refused* the run's first
+        tick (start_guest_run raises the host's error instead)."""
         if self._finished:
             return
         try:
+            if threading.get_ident() != self._host_thread:
+                self._adopt()
             self._sync = True
             self._loop._guestpoll_waiting = False
             self._selector._wait_cancel()
@@ -814,6 +946,142 @@ class _GuestRun:
             self._deliver(None)
         except BaseException:
             logger.exception("guestpoll: finishing an abandoned guest run failed")
+
+
+def _main_ident() -> Optional[int]:
+    return threading.main_thread().ident
+
+
+_abandon_lock = threading.Lock()
+
+# Loops of runs finished on the finisher thread, by the id of the host
+# thread where they may still be set as the running loop (a thread-local
+# that only that thread can reset): it is reset the next time that thread
+# calls start_guest_run() or host_gone().
+_stale_running: dict[int, Any] = {}
+
+
+def _clear_stale_running_loop() -> None:
+    with _abandon_lock:
+        loop = _stale_running.pop(threading.get_ident(), None)
+    if loop is not None and events._get_running_loop() is loop and loop.is_closed():
+        events._set_running_loop(None)
+
+
+class _Finisher:
+    """A daemon thread, started on demand, that finishes the abandoned
+    runs of host threads other than the main one: their host thread is
+    gone or will never run a tick again, so the run goes on here, with
+    its loop as this thread's running loop.  The thread ends when it has
+    nothing left to do."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: collections.deque[_GuestRun] = collections.deque()
+        self._thread: Optional[threading.Thread] = None
+
+    def submit(self, run: "_GuestRun") -> None:
+        with self._lock:
+            self._runs.append(run)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._main, name="guestpoll: abandoned guest runs", daemon=True
+                )
+                self._thread.start()
+
+    def _main(self) -> None:
+        while True:
+            with self._lock:
+                if not self._runs:
+                    self._thread = None
+                    return
+                run = self._runs.popleft()
+            run._finish_abandoned()
+            # The finished run's loop is no longer this thread's running loop.
+            if events._get_running_loop() is run._loop:
+                events._set_running_loop(None)
+            del run
+
+
+_finisher = _Finisher()
+
+
+class _HostThreadWatch:
+    """Kept in a thread-local of each host thread other than the main
+    one: when that thread exits, its thread-local data goes, and with it
+    this object, whose finalizer hands the thread's unfinished runs to the
+    finisher thread."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self) -> None:
+        self.runs: list[_GuestRun] = []
+
+    def __del__(self) -> None:
+        runs, self.runs = self.runs, []
+        for run in runs:
+            if not run._finished:
+                run._host_exited()
+
+
+_host_thread_local = threading.local()
+
+
+def _watch_host_thread(run: "_GuestRun") -> None:
+    if threading.current_thread() is threading.main_thread():
+        return
+    watch = getattr(_host_thread_local, "watch", None)
+    if watch is None:
+        watch = _host_thread_local.watch = _HostThreadWatch()
+    watch.runs.append(run)
+    run._watch = watch
+
+
+class _Accepted(Exception):
+    def __init__(self, main: Any) -> None:
+        self.main = main
+
+
+_Runner = getattr(asyncio, "Runner", None)
+
+if _Runner is not None:
+
+    class _RunProbe(_Runner):  # type: ignore[misc, valid-type]
+        """asyncio.Runner, stopped where it would create its loop: what its
+        run() accepts, it accepts (possibly wrapped), and what it refuses
+        it refuses with the same exception, on every interpreter."""
+
+        def _lazy_init(self) -> None:
+            frame = sys._getframe(1)
+            try:
+                raise _Accepted(frame.f_locals["coro"])
+            finally:
+                del frame
+
+
+async def _await_main(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _accept_main(coro: Any) -> Any:
+    """What this interpreter's asyncio.run would run for *coro*, or the
+    exception it raises for it (asyncio.Runner.run's own check, through
+    _RunProbe; asyncio.run's on 3.10)."""
+    if _Runner is None:
+        if not coroutines.iscoroutine(coro):
+            raise ValueError(f"a coroutine was expected, got {coro!r}")
+        return coro
+    try:
+        _RunProbe().run(coro)
+    except _Accepted as accepted:
+        main = accepted.main
+    except RuntimeError:
+        if events._get_running_loop() is None:
+            raise
+        main = coro  # refused for the running loop: start_guest_run says so
+    if not coroutines.iscoroutine(main):
+        main = _await_main(main)
+    return main
 
 
 def start_guest_run(
@@ -859,10 +1127,9 @@ def start_guest_run(
     run synchronously on the host thread and logs the outcome to the
     ``guestpoll`` logger instead of calling *done_callback*.
     """
-    if not coroutines.iscoroutine(coro):
-        raise ValueError(f"a coroutine was expected, got {coro!r}")
-    if threading.get_ident() in _orphans:
-        _finish_orphans()  # abandoned runs of this thread come first
+    coro = _accept_main(coro)
+    if _stale_running:
+        _clear_stale_running_loop()
     if events._get_running_loop() is not None:
         coro.close()
         raise RuntimeError("start_guest_run() cannot be called from a running event loop")
@@ -876,4 +1143,38 @@ def start_guest_run(
     finally:
         if run._finished and isinstance(soon, _TrioSoon):
             soon.close()
+    if not run._finished:
+        _watch_host_thread(run)
     return run.main_task
+
+
+def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
+    """The host says it is gone: it will run no more ticks of the guest run
+    whose main task is *main_task*.  The run is finished at once, on the
+    calling thread: its tasks are cancelled (with ABANDONED_MESSAGE), the
+    rest of ``asyncio.run``'s life cycle runs with blocking waits, and the
+    loop is closed.  Returns the run's outcome (*done_callback* is not
+    called); None if the run was over already.  No RuntimeWarning: this is
+    the orderly way to abandon a run.  Call it on the host thread, outside
+    a tick; ticks still queued with the host do nothing afterwards."""
+    if not isinstance(main_task, futures.Future):
+        raise TypeError(f"host_gone() expects the main task start_guest_run returned, got {main_task!r}")
+    if _stale_running:
+        _clear_stale_running_loop()
+    run = getattr(main_task.get_loop(), "_guestpoll_run", None)
+    if run is None or run._finished:
+        return None
+    if run.main_task is not main_task:
+        raise ValueError("host_gone(): not the main task of a guest run")
+    if threading.get_ident() != run._host_thread:
+        raise RuntimeError("host_gone() must be called on the guest run's host thread")
+    if run._in_tick:
+        raise RuntimeError("host_gone() cannot be called from inside the guest run")
+    with _abandon_lock:
+        if run._abandoning:
+            return None
+        run._abandoning = True
+    run._keep_result = True
+    run._finish_abandoned()
+    result, run._kept = run._kept, None
+    return result

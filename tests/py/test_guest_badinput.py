@@ -190,7 +190,7 @@ def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
     running on the host thread."""
     # One loop iteration per tick, so that the ten sleep(0) below ask the
     # host for ten ticks (by default they would share one).
-    monkeypatch.setattr(guestpoll._guest, "TICK_BUDGET", 0.0)
+    monkeypatch.setattr(guestpoll._guest, "TICK_ITERATIONS", 1)
     factory = Recorder()
     host = QueueHost()
     calls = [0]
