@@ -39,6 +39,7 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from asyncio import base_events, constants, coroutines, events, exceptions
 from asyncio import futures, selector_events, tasks
 from typing import Any, Callable, Coroutine, Generator, Optional
@@ -241,6 +242,8 @@ def _guest_class(cls: type) -> type:
             # Once per wait: the tick that follows recomputes everything.
             self._guestpoll_waiting = False
             run = self._guestpoll_run
+            if run is not None and run._forked:
+                run._refuse_forked()
             if run is None or not run._kick():
                 self._selector._notify()
 
@@ -432,6 +435,8 @@ class _GuestRun:
 
     def __init__(self) -> None:
         self._host_thread = threading.get_ident()
+        self._pid = os.getpid()
+        self._forked = False  # this is a child process forked during the run
         self._sync = False  # abandoned: finish with blocking waits
         self._discard = False  # the outcome goes nowhere (first tick refused)
         self._loop: Any = None
@@ -451,7 +456,7 @@ class _GuestRun:
         self._keep_result = False  # host_gone(): the outcome is returned
         self._kept: Optional[outcome.Outcome] = None
         self._host_exiting = False  # the host thread is exiting
-        self._watch: Optional[_HostThreadWatch] = None
+        self._watch: Optional[weakref.ref[_HostThreadWatch]] = None
         self._set_event_loop = False
         self._interrupt_count = 0
         self._result: Optional[outcome.Outcome] = None
@@ -691,7 +696,17 @@ class _GuestRun:
 
     # ---- ticks --------------------------------------------------------------
 
+    def _refuse_forked(self) -> None:
+        raise RuntimeError(
+            f"this asyncio guest run was started in process {self._pid}, and this "
+            f"is a child process (pid {os.getpid()}) made by fork() while it ran: "
+            "the run's waiter thread does not exist here, so its loop cannot be "
+            "used in the child; start a new run (or asyncio.run) in the child instead"
+        )
+
     def _tick(self, handle: Optional[_TickHandle]) -> None:
+        if self._forked:
+            self._refuse_forked()
         if self._finished or self._in_tick:
             # A tick is scheduled or running already (a host loop re-entered
             # from inside a callback); that one carries on.
@@ -723,6 +738,8 @@ class _GuestRun:
                 else:
                     if loop._stopping:
                         self._end_phase(None)
+                if self._forked:  # fork() was called in that iteration
+                    self._refuse_forked()
                 if handle is None:
                     break
                 # With callbacks ready or a phase over, the next iteration
@@ -842,7 +859,9 @@ class _GuestRun:
 
     def _finish(self, result: outcome.Outcome) -> None:
         self._finished = True
-        watch, self._watch = self._watch, None
+        _live_runs.discard(self)
+        ref, self._watch = self._watch, None
+        watch = ref() if ref is not None else None
         if watch is not None:
             try:
                 watch.runs.remove(self)
@@ -882,6 +901,8 @@ class _GuestRun:
     def _abandoned(self, why: str = "by its host before it finished") -> None:
         """The host dropped the run's last tick handle before the end (or
         its thread exited): warn, then finish the run."""
+        if self._forked:
+            return  # nothing can be done for it in a forked child
         with _abandon_lock:
             if self._finished or self._abandoning:
                 return
@@ -924,7 +945,7 @@ class _GuestRun:
         """Finishes the run synchronously on the calling thread; the
         outcome is logged, or dropped if the host *refused* the run's first
         tick (start_guest_run raises the host's error instead)."""
-        if self._finished:
+        if self._finished or self._forked:
             return
         try:
             if threading.get_ident() != self._host_thread:
@@ -1012,7 +1033,7 @@ class _HostThreadWatch:
     this object, whose finalizer hands the thread's unfinished runs to the
     finisher thread."""
 
-    __slots__ = ("runs",)
+    __slots__ = ("runs", "__weakref__")
 
     def __init__(self) -> None:
         self.runs: list[_GuestRun] = []
@@ -1026,6 +1047,25 @@ class _HostThreadWatch:
 
 _host_thread_local = threading.local()
 
+# Runs started and not finished, for the fork() handler below.
+_live_runs: "weakref.WeakSet[_GuestRun]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a child made by fork(): no inherited run can go on (its waiter
+    thread is gone); they refuse to, with a RuntimeError.  The finisher
+    thread is gone too."""
+    global _abandon_lock
+    _abandon_lock = threading.Lock()
+    _finisher.__init__()  # type: ignore[misc]
+    for run in list(_live_runs):
+        run._forked = True
+    _live_runs.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def _watch_host_thread(run: "_GuestRun") -> None:
     if threading.current_thread() is threading.main_thread():
@@ -1034,7 +1074,7 @@ def _watch_host_thread(run: "_GuestRun") -> None:
     if watch is None:
         watch = _host_thread_local.watch = _HostThreadWatch()
     watch.runs.append(run)
-    run._watch = watch
+    run._watch = weakref.ref(watch)  # only the thread-local holds it
 
 
 class _Accepted(Exception):
@@ -1144,6 +1184,7 @@ def start_guest_run(
         if run._finished and isinstance(soon, _TrioSoon):
             soon.close()
     if not run._finished:
+        _live_runs.add(run)
         _watch_host_thread(run)
     return run.main_task
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 import warnings
@@ -274,3 +275,47 @@ def test_host_gone_refuses_misuse():
     with pytest.raises(TypeError):
         guestpoll.host_gone(42)
     assert guestpoll.host_gone(task) is None  # over already
+
+
+# ---------------------------------------------------------------- fork()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.parametrize("where", ["in the task", "host code"])
+def test_forked_child_gets_a_clear_error(where):
+    """Item 11: a child forked while a guest runs that keeps using the
+    inherited guest loop gets a RuntimeError saying so, not a hang (the
+    child exits 3 if its host loop waits 10 s for a tick that never
+    comes, as the old code did)."""
+    parent = os.getpid()
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    done: list = []
+    box: dict = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        box["loop"] = loop
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
+            pid = os.fork()
+        if pid == 0 and where == "host code":
+            q.put(lambda: loop.call_soon(print, "never"))
+            await loop.create_future()  # the child's host code comes first
+        await asyncio.sleep(0.01)
+        return pid
+
+    guestpoll.start_guest_run(main(), run_sync_soon_threadsafe=q.put, done_callback=done.append)
+    try:
+        while not done:
+            q.get(timeout=10)()
+    except BaseException as exc:
+        if os.getpid() != parent:
+            ok = isinstance(exc, RuntimeError) and "fork()" in str(exc)
+            os._exit(0 if ok else 3)
+        raise
+    finally:
+        if os.getpid() != parent:
+            os._exit(4)  # the child must never get here
+    pid = done[0].unwrap()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
