@@ -696,6 +696,21 @@ class _GuestRun:
 
     # ---- ticks --------------------------------------------------------------
 
+    def _wrong_thread(self) -> None:
+        """A tick called on another thread than the host's (misuse): say so
+        first, and finish the run where its loop, its SIGINT handler and
+        its running-loop setting live, on the host thread."""
+        current = threading.current_thread()
+        error = RuntimeError(
+            f"an asyncio guest tick was run on thread {current.name!r} "
+            f"(id {current.ident}), not on the run's host thread (id {self._host_thread}), "
+            "the one that called start_guest_run(): run_sync_soon_threadsafe and "
+            "run_sync_soon_not_threadsafe must call fn() on the host thread.  "
+            "The run cannot go on; it is finished on its host thread"
+        )
+        self._abandoned("because its host ran a tick on the wrong thread")
+        raise error
+
     def _refuse_forked(self) -> None:
         raise RuntimeError(
             f"this asyncio guest run was started in process {self._pid}, and this "
@@ -707,7 +722,9 @@ class _GuestRun:
     def _tick(self, handle: Optional[_TickHandle]) -> None:
         if self._forked:
             self._refuse_forked()
-        if self._finished or self._in_tick:
+        if handle is not None and threading.get_ident() != self._host_thread:
+            self._wrong_thread()
+        if self._finished or self._in_tick or (self._abandoning and handle is not None):
             # A tick is scheduled or running already (a host loop re-entered
             # from inside a callback); that one carries on.
             return
