@@ -437,6 +437,7 @@ class _GuestRun:
         self._host_thread = threading.get_ident()
         self._pid = os.getpid()
         self._forked = False  # this is a child process forked during the run
+        self._host_hooks = False  # _host_hooks_acquire() installed hooks
         self._sync = False  # abandoned: finish with blocking waits
         self._discard = False  # the outcome goes nowhere (first tick refused)
         self._loop: Any = None
@@ -892,6 +893,7 @@ class _GuestRun:
 
     def _deliver(self, handle: Optional[_TickHandle]) -> None:
         # Runs as host code: outside the tick's asyncgen hooks and sniffio.
+        _host_hooks_release(self)
         if handle is not None and isinstance(handle.soon, _TrioSoon):
             handle.soon.close()
         result, self._result = self._result, None
@@ -1064,6 +1066,51 @@ class _HostThreadWatch:
 
 _host_thread_local = threading.local()
 
+
+def _host_agen_finalizer(agen: Any) -> None:
+    """The finalizer of async generators that host code (with no asyncgen
+    hooks of its own) started while a guest runs: as Python does without
+    hooks, close the generator in one step; but one that awaits in its
+    cleanup is reported as such (as aioguest does), not as having
+    "ignored GeneratorExit"."""
+    closer = agen.aclose()
+    try:
+        closer.send(None)  # a yield in the cleanup raises RuntimeError here
+    except StopIteration:
+        return
+    raise RuntimeError(
+        f"Non-asyncio async generator {agen!r} awaited something during "
+        "finalization; install a finalization hook to support this, or "
+        "wrap it in 'async with aclosing(...):'"
+    )
+
+
+def _host_hooks_acquire(run: "_GuestRun") -> None:
+    """Between the ticks of a run whose host has no asyncgen hooks, async
+    generators started by host code get _host_agen_finalizer (aioguest
+    keeps asyncio's hooks installed for the whole thread and tells the
+    host's generators apart; here the host's turn has hooks of its own)."""
+    hooks = sys.get_asyncgen_hooks()
+    count = getattr(_host_thread_local, "agen_hook_runs", 0)
+    if count == 0 and (hooks.firstiter is not None or hooks.finalizer is not None):
+        return
+    if count == 0:
+        sys.set_asyncgen_hooks(None, _host_agen_finalizer)
+    _host_thread_local.agen_hook_runs = count + 1
+    run._host_hooks = True
+
+
+def _host_hooks_release(run: "_GuestRun") -> None:
+    if not run._host_hooks or threading.get_ident() != run._host_thread or run._host_exiting:
+        return
+    run._host_hooks = False
+    count = getattr(_host_thread_local, "agen_hook_runs", 0) - 1
+    _host_thread_local.agen_hook_runs = max(count, 0)
+    if count <= 0:
+        hooks = sys.get_asyncgen_hooks()
+        if hooks.firstiter is None and hooks.finalizer is _host_agen_finalizer:
+            sys.set_asyncgen_hooks(None, None)
+
 # Runs started and not finished, for the fork() handler below.
 _live_runs: "weakref.WeakSet[_GuestRun]" = weakref.WeakSet()
 
@@ -1203,6 +1250,7 @@ def start_guest_run(
     if not run._finished:
         _live_runs.add(run)
         _watch_host_thread(run)
+        _host_hooks_acquire(run)
     return run.main_task
 
 

@@ -152,3 +152,53 @@ def test_tick_on_the_wrong_thread_says_so_and_leaves_nothing_behind():
     assert asyncio._get_running_loop() is None
     assert signal.getsignal(signal.SIGINT) is sigint_before
     assert "main ran" not in log  # nothing ran on the wrong thread
+
+
+# -------------------------------- item 3: the host's async generators
+
+
+@pytest.mark.parametrize("cleanup", ["awaits", "returns"])
+def test_host_asyncgen_finalized_while_the_guest_runs(cleanup, monkeypatch):
+    """Host code with no asyncgen hooks of its own starts an async
+    generator while a guest runs, then drops it.  Its cleanup awaiting
+    something is reported as aioguest reports it ("awaited something
+    during finalization"), not as "ignored GeneratorExit"; a cleanup that
+    just returns runs quietly."""
+    assert sys.get_asyncgen_hooks() == (None, None)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(str(u.exc_value)))
+    log = []
+
+    async def host_agen():
+        try:
+            yield 1
+        finally:
+            log.append("cleanup")
+            if cleanup == "awaits":
+                await asyncio.sleep(0)
+
+    def start(host):
+        async def main():
+            await asyncio.sleep(0)
+            host.call_soon(host_code)
+            await asyncio.sleep(0.01)
+            return "ok"
+
+        def host_code():
+            g = host_agen()
+            with pytest.raises(StopIteration):
+                g.asend(None).send(None)
+            del g
+            gc.collect()
+            log.append("dropped")
+
+        host.start(main())
+
+    host = hosts.run_queue_host(start)
+    assert host.outcome.unwrap() == "ok"
+    assert log == ["cleanup", "dropped"]
+    if cleanup == "awaits":
+        assert len(unraisable) == 1 and "awaited something during finalization" in unraisable[0], unraisable
+    else:
+        assert unraisable == []
+    assert sys.get_asyncgen_hooks() == (None, None)  # the host's (none) again
