@@ -438,6 +438,7 @@ class _GuestRun:
         self._pid = os.getpid()
         self._forked = False  # this is a child process forked during the run
         self._host_hooks = False  # _host_hooks_acquire() installed hooks
+        self._handle_ref: Optional[weakref.ref[_TickHandle]] = None
         self._sync = False  # abandoned: finish with blocking waits
         self._discard = False  # the outcome goes nowhere (first tick refused)
         self._loop: Any = None
@@ -601,7 +602,45 @@ class _GuestRun:
             main_task.cancel()
             self._loop.call_soon_threadsafe(lambda: None)
             return
+        if not self._in_tick and not self._finished and threading.get_ident() == self._host_thread:
+            # In host code, between ticks.  asyncio.Runner lets the
+            # KeyboardInterrupt leave run() only after tearing the run down
+            # (remaining tasks cancelled, async generators and executor
+            # shut down, loop closed): so here, before it reaches the host.
+            self._interrupt_now(KeyboardInterrupt())
         raise KeyboardInterrupt()
+
+    def _interrupt_now(self, exc: BaseException) -> None:
+        """Fails the phase in progress with *exc* and runs the rest of the
+        life cycle at once, with blocking waits; the outcome goes to
+        done_callback if the host still holds a tick, else to the log."""
+        with _abandon_lock:
+            if self._finished or self._abandoning:
+                return
+            self._abandoning = True
+        try:
+            self._sync = True
+            self._keep_result = True
+            self._loop._guestpoll_waiting = False
+            self._selector._wait_cancel()
+            self._selector._guest = 0
+            if self._phase is not None:
+                self._end_phase(exc)
+            while not self._finished:
+                self._tick(None)
+            result, self._kept = self._kept, None
+            handle = self._handle_ref() if self._handle_ref is not None else None
+            if handle is not None and isinstance(handle.soon, _TrioSoon):
+                handle.soon.close()
+            if result is not None:
+                if handle is not None:
+                    handle.done_callback(result)
+                else:
+                    self._keep_result = False
+                    self._result = result
+                    self._deliver(None)
+        except BaseException:
+            logger.exception("guestpoll: tearing down an interrupted guest run failed")
 
     # ---- phases: run_until_complete spread over ticks ---------------------
 
@@ -1242,6 +1281,7 @@ def start_guest_run(
     if soon is None:
         soon = _trio_soon(run_sync_soon_threadsafe) or run_sync_soon_threadsafe
     handle = _TickHandle(run, run_sync_soon_threadsafe, soon, done_callback)
+    run._handle_ref = weakref.ref(handle)
     try:
         run.start(coro, debug, loop_factory, handle)
     finally:

@@ -202,3 +202,66 @@ def test_host_asyncgen_finalized_while_the_guest_runs(cleanup, monkeypatch):
     else:
         assert unraisable == []
     assert sys.get_asyncgen_hooks() == (None, None)  # the host's (none) again
+
+
+# ------------------------------------------- item 14: a second Ctrl-C
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner's Ctrl-C rule is 3.11+")
+@pytest.mark.parametrize("runner", ["asyncio.run", "guest"])
+def test_second_ctrl_c_tears_the_run_down_before_the_host_sees_it(runner):
+    """The first Ctrl-C cancels the main task; the second raises
+    KeyboardInterrupt, which reaches the caller only once the run is torn
+    down (other tasks cancelled, loop closed, SIGINT handler back), as
+    with asyncio.Runner.  As a guest the second one arrives in host code."""
+    assert threading.current_thread() is threading.main_thread()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    record = []
+    box = {}
+
+    async def other():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            record.append("other cancelled")
+            raise
+
+    async def main(second_ctrl_c):
+        box["loop"] = asyncio.get_running_loop()
+        asyncio.create_task(other())
+        await asyncio.sleep(0)
+        signal.raise_signal(signal.SIGINT)  # the first Ctrl-C
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            record.append("main cancelled")
+        second_ctrl_c()
+        await asyncio.Event().wait()  # takes its time: only Ctrl-C ends it
+
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            if runner == "asyncio.run":
+                asyncio.run(main(lambda: signal.raise_signal(signal.SIGINT)))
+            else:
+                hostbox = {}
+
+                def start(host):
+                    hostbox["host"] = host
+                    host.start(main(lambda: host.call_soon(signal.raise_signal, signal.SIGINT)))
+
+                try:
+                    hosts.run_queue_host(start)
+                finally:
+                    box["outcome"] = hostbox["host"].outcome
+        finally:
+            # Seen where the KeyboardInterrupt arrives:
+            box["record"] = list(record)
+            box["closed"] = box["loop"].is_closed()
+            box["handler"] = signal.getsignal(signal.SIGINT)
+            box["running"] = asyncio._get_running_loop()
+    assert box["record"] == ["main cancelled", "other cancelled"]
+    assert box["closed"]
+    assert box["handler"] is signal.default_int_handler
+    assert box["running"] is None
+    if runner == "guest":
+        assert isinstance(box["outcome"].error, KeyboardInterrupt)
