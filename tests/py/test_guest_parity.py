@@ -21,6 +21,15 @@ from hosts import QueueHost, guestpoll
 HANG_GUARD = 30.0
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler, which asyncio.Runner only replaces if
+    it is installed (a background job may have inherited SIG_IGN)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 # ------------------------------------------------------ item 6: what runs
 
 
@@ -111,7 +120,7 @@ def test_main_check_is_the_interpreters_own(kind, monkeypatch):
 # ---------------------------------------------- item 14: ticks on the wrong thread
 
 
-def test_tick_on_the_wrong_thread_says_so_and_leaves_nothing_behind():
+def test_tick_on_the_wrong_thread_says_so_and_leaves_nothing_behind(default_sigint):
     """A host whose run_sync_soon hooks run fn() on another thread than
     the one that started the run (documented misuse): that thread gets a
     RuntimeError that names the problem; the run is finished on its host
@@ -209,7 +218,7 @@ def test_host_asyncgen_finalized_while_the_guest_runs(cleanup, monkeypatch):
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner's Ctrl-C rule is 3.11+")
 @pytest.mark.parametrize("runner", ["asyncio.run", "guest"])
-def test_second_ctrl_c_tears_the_run_down_before_the_host_sees_it(runner):
+def test_second_ctrl_c_tears_the_run_down_before_the_host_sees_it(runner, default_sigint):
     """The first Ctrl-C cancels the main task; the second raises
     KeyboardInterrupt, which reaches the caller only once the run is torn
     down (other tasks cancelled, loop closed, SIGINT handler back), as
