@@ -1,10 +1,16 @@
 """asyncio guest mode: an asyncio run inside another event loop, no greenlet.
 
+This module is the tick driver and start_guest_run(); the package's other
+guest modules: _runner.py (asyncio.Runner's life cycle pieces and the
+per-CPython-version shims), _abandon.py (what finishes a run whose host is
+gone), _trio.py (Trio's fast path).
+
 The host loop runs *ticks*.  A tick makes asyncio loop iterations
 (``_run_once``) whose ``select()`` never blocks: it returns the events a
 finished background wait collected, or polls with a zero timeout.  While
-the next iteration is due at once, the tick runs it too, for up to
-TICK_BUDGET seconds; then the host gets its turn before the next tick.
+the next iteration is due at once, the tick runs it too, up to
+TICK_ITERATIONS of them; then the host gets its turn before the next tick
+(the interleaving contract, see guestpoll-python(7)).
 When the loop has nothing to do before some timeout, the tick hands the
 kernel wait, with that timeout, to libguestpoll's waiter thread and returns
 to the host; the waiter's ready callback asks the host to run the next tick
@@ -20,14 +26,16 @@ Abandonment: the host holds the run only through the :class:`_TickHandle`
 it was handed (in its queue of callbacks, or in the waiter's callback while
 a wait is in flight).  If the host drops it before the run is over, the
 handle's finalizer notices, warns, cancels what is running and finishes the
-run synchronously on the host thread with blocking waits, logging the
-result it can no longer deliver.
+run with blocking waits, logging the result it can no longer deliver: on
+the host thread if it is there, else on the main thread (a main-thread
+host) or on _abandon's finisher thread.  A host thread other than the main
+one that exits with a run unfinished is noticed too (_abandon's watch);
+host_gone() is the explicit way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextvars
 import functools
 import logging
@@ -36,18 +44,18 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 import warnings
 import weakref
-from asyncio import base_events, constants, coroutines, events, exceptions
+from asyncio import base_events, constants, events, exceptions
 from asyncio import futures, selector_events, tasks
 from typing import Any, Callable, Coroutine, Generator, Optional
 
 import outcome
 
-from . import Selector
+from . import Selector, _abandon, _runner
 from ._guestpoll import _call_on_main
+from ._trio import _TrioSoon, _trio_soon
 
 logger = logging.getLogger("guestpoll")
 
@@ -60,9 +68,6 @@ REFUSED_MESSAGE = "the host refused to schedule the asyncio guest run's first ti
 
 __all__ = ["start_guest_run", "host_gone"]
 
-_HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
-_RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
-_EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
 
 # The interleaving contract.  A tick runs loop iterations back to back
@@ -138,88 +143,6 @@ class _Wakeup:
             what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             logger.error("the host refused the asyncio guest's wakeup: %s", what)
         del handle
-
-
-class _TrioSoon:
-    """run_sync_soon_not_threadsafe for a Trio host that passed only its
-    ``TrioToken.run_sync_soon``: a Trio system task runs the callbacks, and
-    queuing one just reschedules that task, where run_sync_soon writes to
-    Trio's wake-up socket and costs Trio an I/O poll (~4 us a tick).  The
-    task ends when the run does, or with the Trio run; callbacks still
-    queued then are dropped (an unfinished run is then abandoned, as when
-    Trio drops run_sync_soon callbacks)."""
-
-    __slots__ = ("_lowlevel", "_finished_error", "_jobs", "_task", "_parked", "_closed")
-
-    def __init__(self, trio: Any) -> None:
-        self._lowlevel = trio.lowlevel
-        self._finished_error = trio.RunFinishedError
-        self._jobs: collections.deque[Callable[[], object]] = collections.deque()
-        self._task: Any = None
-        self._parked = False
-        self._closed = False
-        self._lowlevel.spawn_system_task(self._main, name="guestpoll: asyncio guest ticks")
-
-    async def _main(self) -> None:
-        lowlevel = self._lowlevel
-        self._task = lowlevel.current_task()
-        jobs = self._jobs
-        try:
-            while not self._closed:
-                # What was queued before this round; what those queue
-                # runs after Trio's other tasks had their turn.
-                for _ in range(len(jobs)):
-                    jobs.popleft()()
-                if self._closed:
-                    break
-                if jobs:
-                    await lowlevel.checkpoint()
-                else:
-                    self._parked = True
-                    await lowlevel.wait_task_rescheduled(_abort_parked)
-        finally:
-            self._closed = True
-            jobs.clear()
-
-    def __call__(self, fn: Callable[[], object]) -> None:
-        if self._closed:
-            raise self._finished_error("the Trio run hosting this asyncio guest is over")
-        self._jobs.append(fn)
-        self._unpark()
-
-    def close(self) -> None:
-        """The guest run is over: let the task end (host thread only)."""
-        self._closed = True
-        self._unpark()
-
-    def _unpark(self) -> None:
-        if self._parked:
-            self._parked = False
-            self._lowlevel.reschedule(self._task)
-
-
-def _abort_parked(raise_cancel: Any) -> Any:
-    return sys.modules["trio"].lowlevel.Abort.SUCCEEDED
-
-
-def _trio_soon(threadsafe: Callable[[Callable[[], None]], object]) -> Optional[_TrioSoon]:
-    """A _TrioSoon if *threadsafe* is the run_sync_soon of the Trio run
-    going on in this thread, else None."""
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return None
-    lowlevel = trio.lowlevel
-    token = getattr(threadsafe, "__self__", None)
-    if not isinstance(token, lowlevel.TrioToken) or (
-        getattr(threadsafe, "__func__", None) is not lowlevel.TrioToken.run_sync_soon
-    ):
-        return None
-    try:
-        if lowlevel.current_trio_token() is not token:
-            return None
-    except RuntimeError:  # not inside a Trio run on this thread
-        return None
-    return _TrioSoon(trio)
 
 
 def _guest_class(cls: type) -> type:
@@ -400,7 +323,7 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
         why = "it is closed"
     elif loop.is_running():
         why = "it is running already"
-    elif not _HAS_RUN_FOREVER_SETUP and (
+    elif not _runner.HAS_RUN_FOREVER_SETUP and (
         type(loop).run_forever is not base_events.BaseEventLoop.run_forever
     ):
         why = "its class overrides run_forever(), which guest mode bypasses"
@@ -437,7 +360,7 @@ class _GuestRun:
         self._host_thread = threading.get_ident()
         self._pid = os.getpid()
         self._forked = False  # this is a child process forked during the run
-        self._host_hooks = False  # _host_hooks_acquire() installed hooks
+        self._host_hooks = False  # _abandon._host_hooks_acquire() installed hooks
         self._handle_ref: Optional[weakref.ref[_TickHandle]] = None
         self._sync = False  # abandoned: finish with blocking waits
         self._discard = False  # the outcome goes nowhere (first tick refused)
@@ -458,7 +381,7 @@ class _GuestRun:
         self._keep_result = False  # host_gone(): the outcome is returned
         self._kept: Optional[outcome.Outcome] = None
         self._host_exiting = False  # the host thread is exiting
-        self._watch: Optional[weakref.ref[_HostThreadWatch]] = None
+        self._watch: Optional[weakref.ref[_abandon._HostThreadWatch]] = None
         self._set_event_loop = False
         self._interrupt_count = 0
         self._result: Optional[outcome.Outcome] = None
@@ -549,9 +472,9 @@ class _GuestRun:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
         finally:
             try:
-                yield from self._cancel_all_tasks()
+                yield from _runner.cancel_all_tasks(loop)
                 yield loop.shutdown_asyncgens()
-                if _EXECUTOR_TIMEOUT:
+                if _runner.EXECUTOR_TIMEOUT:
                     yield loop.shutdown_default_executor(constants.THREAD_JOIN_TIMEOUT)
                 else:
                     yield loop.shutdown_default_executor()
@@ -560,31 +483,11 @@ class _GuestRun:
                     events.set_event_loop(None)
                 loop.close()
 
-    def _cancel_all_tasks(self) -> Generator[Any, Any, None]:
-        loop = self._loop
-        pending = tasks.all_tasks(loop)
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        yield tasks.gather(*pending, return_exceptions=True)
-        for task in pending:
-            if task.cancelled():
-                continue
-            if task.exception() is not None:
-                loop.call_exception_handler(
-                    {
-                        "message": "unhandled exception during asyncio.run() shutdown",
-                        "exception": task.exception(),
-                        "task": task,
-                    }
-                )
-
     def _install_sigint(self, task: tasks.Task) -> Any:
         """asyncio.Runner's Ctrl-C handling (3.11+): the first cancels the
         main task, the second raises KeyboardInterrupt."""
         if not (
-            _RUNNER_SIGINT
+            _runner.RUNNER_SIGINT
             and threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         ):
@@ -614,7 +517,7 @@ class _GuestRun:
         """Fails the phase in progress with *exc* and runs the rest of the
         life cycle at once, with blocking waits; the outcome goes to
         done_callback if the host still holds a tick, else to the log."""
-        with _abandon_lock:
+        with _abandon._abandon_lock:
             if self._finished or self._abandoning:
                 return
             self._abandoning = True
@@ -663,25 +566,10 @@ class _GuestRun:
                     return
 
     def _run_forever_setup(self) -> None:
-        loop = self._loop
-        if _HAS_RUN_FOREVER_SETUP:
-            loop._run_forever_setup()
-            return
-        loop._check_closed()
-        loop._check_running()
-        loop._set_coroutine_origin_tracking(loop._debug)
-        loop._thread_id = threading.get_ident()
-        events._set_running_loop(loop)
+        _runner.run_forever_setup(self._loop)
 
     def _run_forever_cleanup(self) -> None:
-        loop = self._loop
-        if _HAS_RUN_FOREVER_SETUP:
-            loop._run_forever_cleanup()
-            return
-        loop._stopping = False
-        loop._thread_id = None
-        events._set_running_loop(None)
-        loop._set_coroutine_origin_tracking(False)
+        _runner.run_forever_cleanup(self._loop)
 
     @staticmethod
     def _keep_hooks(fn: Callable[[], None]) -> None:
@@ -916,7 +804,7 @@ class _GuestRun:
 
     def _finish(self, result: outcome.Outcome) -> None:
         self._finished = True
-        _live_runs.discard(self)
+        _abandon._live_runs.discard(self)
         ref, self._watch = self._watch, None
         watch = ref() if ref is not None else None
         if watch is not None:
@@ -932,7 +820,7 @@ class _GuestRun:
 
     def _deliver(self, handle: Optional[_TickHandle]) -> None:
         # Runs as host code: outside the tick's asyncgen hooks and sniffio.
-        _host_hooks_release(self)
+        _abandon._host_hooks_release(self)
         if handle is not None and isinstance(handle.soon, _TrioSoon):
             handle.soon.close()
         result, self._result = self._result, None
@@ -961,7 +849,7 @@ class _GuestRun:
         its thread exited): warn, then finish the run."""
         if self._forked:
             return  # nothing can be done for it in a forked child
-        with _abandon_lock:
+        with _abandon._abandon_lock:
             if self._finished or self._abandoning:
                 return
             self._abandoning = True
@@ -973,12 +861,12 @@ class _GuestRun:
         )
         if threading.get_ident() == self._host_thread and not self._host_exiting:
             self._finish_abandoned()
-        elif self._host_thread == _main_ident():
+        elif self._host_thread == _abandon._main_ident():
             # Signal handlers and the wake-up fd can only be put back on
             # the main thread: finish the run there, at its next bytecode.
             _call_on_main(self._finish_abandoned)
         else:
-            _finisher.submit(self)
+            _abandon._finisher.submit(self)
 
     def _host_exited(self) -> None:
         """The host thread (not the main one) is exiting with the run
@@ -991,8 +879,8 @@ class _GuestRun:
         which is gone or will never run a tick again: the loop becomes
         this thread's running loop for the phase in progress."""
         if not self._host_exiting:
-            with _abandon_lock:
-                _stale_running[self._host_thread] = self._loop
+            with _abandon._abandon_lock:
+                _abandon._stale_running[self._host_thread] = self._loop
         self._host_thread = threading.get_ident()
         loop = self._loop
         if self._phase is not None:
@@ -1025,206 +913,6 @@ class _GuestRun:
             self._deliver(None)
         except BaseException:
             logger.exception("guestpoll: finishing an abandoned guest run failed")
-
-
-def _main_ident() -> Optional[int]:
-    return threading.main_thread().ident
-
-
-_abandon_lock = threading.Lock()
-
-# Loops of runs finished on the finisher thread, by the id of the host
-# thread where they may still be set as the running loop (a thread-local
-# that only that thread can reset): it is reset the next time that thread
-# calls start_guest_run() or host_gone().
-_stale_running: dict[int, Any] = {}
-
-
-def _clear_stale_running_loop() -> None:
-    with _abandon_lock:
-        loop = _stale_running.pop(threading.get_ident(), None)
-    if loop is not None and events._get_running_loop() is loop and loop.is_closed():
-        events._set_running_loop(None)
-
-
-class _Finisher:
-    """A daemon thread, started on demand, that finishes the abandoned
-    runs of host threads other than the main one: their host thread is
-    gone or will never run a tick again, so the run goes on here, with
-    its loop as this thread's running loop.  The thread ends when it has
-    nothing left to do."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._runs: collections.deque[_GuestRun] = collections.deque()
-        self._thread: Optional[threading.Thread] = None
-
-    def submit(self, run: "_GuestRun") -> None:
-        with self._lock:
-            self._runs.append(run)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._main, name="guestpoll: abandoned guest runs", daemon=True
-                )
-                self._thread.start()
-
-    def _main(self) -> None:
-        while True:
-            with self._lock:
-                if not self._runs:
-                    self._thread = None
-                    return
-                run = self._runs.popleft()
-            run._finish_abandoned()
-            # The finished run's loop is no longer this thread's running loop.
-            if events._get_running_loop() is run._loop:
-                events._set_running_loop(None)
-            del run
-
-
-_finisher = _Finisher()
-
-
-class _HostThreadWatch:
-    """Kept in a thread-local of each host thread other than the main
-    one: when that thread exits, its thread-local data goes, and with it
-    this object, whose finalizer hands the thread's unfinished runs to the
-    finisher thread."""
-
-    __slots__ = ("runs", "__weakref__")
-
-    def __init__(self) -> None:
-        self.runs: list[_GuestRun] = []
-
-    def __del__(self) -> None:
-        runs, self.runs = self.runs, []
-        for run in runs:
-            if not run._finished:
-                run._host_exited()
-
-
-_host_thread_local = threading.local()
-
-
-def _host_agen_finalizer(agen: Any) -> None:
-    """The finalizer of async generators that host code (with no asyncgen
-    hooks of its own) started while a guest runs: as Python does without
-    hooks, close the generator in one step; but one that awaits in its
-    cleanup is reported as such (as aioguest does), not as having
-    "ignored GeneratorExit"."""
-    closer = agen.aclose()
-    try:
-        closer.send(None)  # a yield in the cleanup raises RuntimeError here
-    except StopIteration:
-        return
-    raise RuntimeError(
-        f"Non-asyncio async generator {agen!r} awaited something during "
-        "finalization; install a finalization hook to support this, or "
-        "wrap it in 'async with aclosing(...):'"
-    )
-
-
-def _host_hooks_acquire(run: "_GuestRun") -> None:
-    """Between the ticks of a run whose host has no asyncgen hooks, async
-    generators started by host code get _host_agen_finalizer (aioguest
-    keeps asyncio's hooks installed for the whole thread and tells the
-    host's generators apart; here the host's turn has hooks of its own)."""
-    hooks = sys.get_asyncgen_hooks()
-    count = getattr(_host_thread_local, "agen_hook_runs", 0)
-    if count == 0 and (hooks.firstiter is not None or hooks.finalizer is not None):
-        return
-    if count == 0:
-        sys.set_asyncgen_hooks(None, _host_agen_finalizer)
-    _host_thread_local.agen_hook_runs = count + 1
-    run._host_hooks = True
-
-
-def _host_hooks_release(run: "_GuestRun") -> None:
-    if not run._host_hooks or threading.get_ident() != run._host_thread or run._host_exiting:
-        return
-    run._host_hooks = False
-    count = getattr(_host_thread_local, "agen_hook_runs", 0) - 1
-    _host_thread_local.agen_hook_runs = max(count, 0)
-    if count <= 0:
-        hooks = sys.get_asyncgen_hooks()
-        if hooks.firstiter is None and hooks.finalizer is _host_agen_finalizer:
-            sys.set_asyncgen_hooks(None, None)
-
-# Runs started and not finished, for the fork() handler below.
-_live_runs: "weakref.WeakSet[_GuestRun]" = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    """In a child made by fork(): no inherited run can go on (its waiter
-    thread is gone); they refuse to, with a RuntimeError.  The finisher
-    thread is gone too."""
-    global _abandon_lock
-    _abandon_lock = threading.Lock()
-    _finisher.__init__()  # type: ignore[misc]
-    for run in list(_live_runs):
-        run._forked = True
-    _live_runs.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _watch_host_thread(run: "_GuestRun") -> None:
-    if threading.current_thread() is threading.main_thread():
-        return
-    watch = getattr(_host_thread_local, "watch", None)
-    if watch is None:
-        watch = _host_thread_local.watch = _HostThreadWatch()
-    watch.runs.append(run)
-    run._watch = weakref.ref(watch)  # only the thread-local holds it
-
-
-class _Accepted(Exception):
-    def __init__(self, main: Any) -> None:
-        self.main = main
-
-
-_Runner = getattr(asyncio, "Runner", None)
-
-if _Runner is not None:
-
-    class _RunProbe(_Runner):  # type: ignore[misc, valid-type]
-        """asyncio.Runner, stopped where it would create its loop: what its
-        run() accepts, it accepts (possibly wrapped), and what it refuses
-        it refuses with the same exception, on every interpreter."""
-
-        def _lazy_init(self) -> None:
-            frame = sys._getframe(1)
-            try:
-                raise _Accepted(frame.f_locals["coro"])
-            finally:
-                del frame
-
-
-async def _await_main(awaitable: Any) -> Any:
-    return await awaitable
-
-
-def _accept_main(coro: Any) -> Any:
-    """What this interpreter's asyncio.run would run for *coro*, or the
-    exception it raises for it (asyncio.Runner.run's own check, through
-    _RunProbe; asyncio.run's on 3.10)."""
-    if _Runner is None:
-        if not coroutines.iscoroutine(coro):
-            raise ValueError(f"a coroutine was expected, got {coro!r}")
-        return coro
-    try:
-        _RunProbe().run(coro)
-    except _Accepted as accepted:
-        main = accepted.main
-    except RuntimeError:
-        if events._get_running_loop() is None:
-            raise
-        main = coro  # refused for the running loop: start_guest_run says so
-    if not coroutines.iscoroutine(main):
-        main = _await_main(main)
-    return main
 
 
 def start_guest_run(
@@ -1270,9 +958,9 @@ def start_guest_run(
     run synchronously on the host thread and logs the outcome to the
     ``guestpoll`` logger instead of calling *done_callback*.
     """
-    coro = _accept_main(coro)
-    if _stale_running:
-        _clear_stale_running_loop()
+    coro = _runner.accept_main(coro)
+    if _abandon._stale_running:
+        _abandon._clear_stale_running_loop()
     if events._get_running_loop() is not None:
         coro.close()
         raise RuntimeError("start_guest_run() cannot be called from a running event loop")
@@ -1288,9 +976,9 @@ def start_guest_run(
         if run._finished and isinstance(soon, _TrioSoon):
             soon.close()
     if not run._finished:
-        _live_runs.add(run)
-        _watch_host_thread(run)
-        _host_hooks_acquire(run)
+        _abandon._live_runs.add(run)
+        _abandon._watch_host_thread(run)
+        _abandon._host_hooks_acquire(run)
     return run.main_task
 
 
@@ -1305,8 +993,8 @@ def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
     a tick; ticks still queued with the host do nothing afterwards."""
     if not isinstance(main_task, futures.Future):
         raise TypeError(f"host_gone() expects the main task start_guest_run returned, got {main_task!r}")
-    if _stale_running:
-        _clear_stale_running_loop()
+    if _abandon._stale_running:
+        _abandon._clear_stale_running_loop()
     run = getattr(main_task.get_loop(), "_guestpoll_run", None)
     if run is None or run._finished:
         return None
@@ -1316,7 +1004,7 @@ def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
         raise RuntimeError("host_gone() must be called on the guest run's host thread")
     if run._in_tick:
         raise RuntimeError("host_gone() cannot be called from inside the guest run")
-    with _abandon_lock:
+    with _abandon._abandon_lock:
         if run._abandoning:
             return None
         run._abandoning = True
