@@ -236,8 +236,9 @@ def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
 def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
     """The host runs on a worker thread, stops, and from then on its
     run_sync_soon_threadsafe raises (as Trio's does once its run is over):
-    the waiter's wakeup is refused and logged, and the run is finished on
-    the host thread the next time it starts a guest run."""
+    the waiter's wakeup is refused and logged, the run is finished on
+    guestpoll's finisher thread, and the closed loop left as this thread's
+    running loop is cleared when it starts its next guest run."""
     factory = Recorder()
     result: dict = {}
 
@@ -266,7 +267,7 @@ def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
         time.sleep(0.6)  # the wait ends; its wakeup is refused
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            # the next run on this thread finishes the orphaned one first
+            # the next run on this thread clears the finished one's loop
             again = QueueHost()
             again.thread_id = threading.get_ident()
 
