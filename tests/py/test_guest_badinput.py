@@ -264,7 +264,12 @@ def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
         host.run_pending()  # the first tick: main() now sleeps
         state["open"] = False
         del host
-        time.sleep(0.6)  # the wait ends; its wakeup is refused
+        # The wait ends; its wakeup is refused; the finisher thread
+        # finishes the run (a hang guard, not a timing assumption).
+        deadline = time.monotonic() + 30
+        while not (factory.loops and factory.loops[0].is_closed()):
+            assert time.monotonic() < deadline, "the abandoned run was not finished"
+            time.sleep(0.01)
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             # the next run on this thread clears the finished one's loop
