@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 import functools
 import logging
 import math
@@ -352,6 +353,21 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
     return loop
 
 
+class RunState(enum.Enum):
+    """Who drives a guest run.  Orthogonal to it: whether a tick is running
+    right now (``_GuestRun._in_tick``, for re-entrant host loops)."""
+
+    #: The host runs the ticks; the run goes on.
+    HOST = "host"
+    #: guestpoll finishes the run with blocking waits, on the thread
+    #: decided when it took over (abandoned run, host_gone(), a second
+    #: Ctrl-C, a tick on the wrong thread); ticks the host still runs do
+    #: nothing.
+    TAKEN_OVER = "taken over"
+    #: Over: the outcome was delivered, logged or returned.
+    FINISHED = "finished"
+
+
 class _GuestRun:
     """The state of one guest run: the loop, the life cycle, the phase.
     The loop refers to it (``loop._guestpoll_run``); see _TickHandle."""
@@ -376,8 +392,7 @@ class _GuestRun:
         # loop time its timeout ends at.
         self._wakeup: Optional[_Wakeup] = None
         self._wait_deadline = math.inf
-        self._finished = False
-        self._abandoning = False  # _abandoned() or host_gone() was called
+        self._state = RunState.HOST
         self._keep_result = False  # host_gone(): the outcome is returned
         self._kept: Optional[outcome.Outcome] = None
         self._host_exiting = False  # the host thread is exiting
@@ -386,6 +401,15 @@ class _GuestRun:
         self._interrupt_count = 0
         self._result: Optional[outcome.Outcome] = None
         self.main_task: Optional[tasks.Task] = None
+
+    @property
+    def _finished(self) -> bool:
+        return self._state is RunState.FINISHED
+
+    @property
+    def _abandoning(self) -> bool:
+        """guestpoll took the run over, or it is over."""
+        return self._state is not RunState.HOST
 
     # ---- start -------------------------------------------------------------
 
@@ -399,7 +423,7 @@ class _GuestRun:
         try:
             loop = _make_loop(loop_factory)
         except BaseException:
-            self._finished = True  # not abandoned: it never started
+            self._state = RunState.FINISHED  # not abandoned: it never started
             coro.close()
             raise
         try:
@@ -425,7 +449,7 @@ class _GuestRun:
             self._gen = self._lifecycle(coro, context)
             first = self._gen.send(None)
         except BaseException:
-            self._finished = True
+            self._state = RunState.FINISHED
             coro.close()
             self._restore()
             if not loop.is_closed():
@@ -520,7 +544,7 @@ class _GuestRun:
         with _abandon._abandon_lock:
             if self._finished or self._abandoning:
                 return
-            self._abandoning = True
+            self._state = RunState.TAKEN_OVER
         try:
             self._sync = True
             self._keep_result = True
@@ -650,9 +674,12 @@ class _GuestRun:
     def _tick(self, handle: Optional[_TickHandle]) -> None:
         if self._forked:
             self._refuse_forked()
-        if handle is not None and threading.get_ident() != self._host_thread:
-            self._wrong_thread()
-        if self._finished or self._in_tick or (self._abandoning and handle is not None):
+        if handle is not None:
+            if self._abandoning:
+                return  # taken over or over: the host's ticks do nothing
+            if threading.get_ident() != self._host_thread:
+                self._wrong_thread()
+        if self._finished or self._in_tick:
             # A tick is scheduled or running already (a host loop re-entered
             # from inside a callback); that one carries on.
             return
@@ -803,7 +830,7 @@ class _GuestRun:
             self._orig_class = None
 
     def _finish(self, result: outcome.Outcome) -> None:
-        self._finished = True
+        self._state = RunState.FINISHED
         _abandon._live_runs.discard(self)
         ref, self._watch = self._watch, None
         watch = ref() if ref is not None else None
@@ -852,7 +879,7 @@ class _GuestRun:
         with _abandon._abandon_lock:
             if self._finished or self._abandoning:
                 return
-            self._abandoning = True
+            self._state = RunState.TAKEN_OVER
         warnings.warn(
             f"asyncio guest run got abandoned {why}; "
             "guestpoll cancels it and finishes it",
@@ -893,6 +920,7 @@ class _GuestRun:
         tick (start_guest_run raises the host's error instead)."""
         if self._finished or self._forked:
             return
+        self._state = RunState.TAKEN_OVER
         try:
             if threading.get_ident() != self._host_thread:
                 self._adopt()
@@ -1007,7 +1035,7 @@ def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
     with _abandon._abandon_lock:
         if run._abandoning:
             return None
-        run._abandoning = True
+        run._state = RunState.TAKEN_OVER
     run._keep_result = True
     run._finish_abandoned()
     result, run._kept = run._kept, None
