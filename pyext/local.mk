@@ -27,7 +27,8 @@ pyext__guestpoll_la_CFLAGS = $(AM_CFLAGS)
 pyext__guestpoll_la_LDFLAGS = -module -avoid-version -shared -rpath $(pkgpyexecdir)
 pyext__guestpoll_la_LIBADD = libguestpoll_core.la
 
-pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py
+pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py \
+	pyext/guestpoll/_abandon.py pyext/guestpoll/_runner.py pyext/guestpoll/_trio.py
 dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed
 
 # libtool's .la file means nothing to Python; without it, libtool cannot

@@ -96,13 +96,21 @@ def main() -> int:
     timer = GLib.timeout_add(TIMER_MS, on_timer)
     print(f"glib: GLib {GLib.MAJOR_VERSION}.{GLib.MINOR_VERSION}.{GLib.MICRO_VERSION}, "
           f"timer every {TIMER_MS} ms; asyncio echoes {rounds} rounds", flush=True)
-    guestpoll.start_guest_run(
+    task = guestpoll.start_guest_run(
         guest_main(rounds),
         run_sync_soon_threadsafe=wakeup.run_sync_soon_threadsafe,
         done_callback=done,
     )
-    loop.run()
-    GLib.source_remove(timer)
+    try:
+        loop.run()
+    finally:
+        GLib.source_remove(timer)
+        if not result and task is not None:
+            # GLib is done before the guest: say so, and guestpoll finishes
+            # the guest run here and now (no tick will come any more).
+            print(f"glib: leaving early; guest run: {guestpoll.host_gone(task)!r}", flush=True)
+    if not result:
+        return 1
     served = result[0].unwrap()
     print(f"glib: the guest run ended after {served} echo rounds; {ticks} timer "
           f"ticks meanwhile; {wakeup.foreign_calls} wake-ups came from "

@@ -182,20 +182,28 @@ def main() -> int:
         result.append(res)
         app.quit()
 
-    guestpoll.start_guest_run(
+    task = guestpoll.start_guest_run(
         window.guest_main(args.selftest),
         run_sync_soon_threadsafe=wakeup.run_sync_soon_threadsafe,
         done_callback=done,
     )
     print(f"qt: PySide6 {PySide6.__version__}, Qt {qVersion()}, platform "
           f"{app.platformName()}: running QApplication.exec()", flush=True)
-    app.exec()
-    if not result:
-        # The window was closed (Qt quits on the last one): ask the guest
-        # to end, and run Qt's loop until it has (done() quits it again).
-        assert window.quit_event is not None
-        window.quit_event.set()
+    try:
         app.exec()
+        if not result:
+            # The window was closed (Qt quits on the last one): ask the guest
+            # to end, and run Qt's loop until it has (done() quits it again).
+            assert window.quit_event is not None
+            window.quit_event.set()
+            app.exec()
+    finally:
+        if not result and task is not None:
+            # Qt is done before the guest: say so, and guestpoll finishes
+            # the guest run here and now (no tick will come any more).
+            print(f"qt: leaving early; guest run: {guestpoll.host_gone(task)!r}", flush=True)
+    if not result:
+        return 1
     counter = result[0].unwrap()
     print(f"qt: the guest run ended at counter {counter}; {wakeup.foreign_calls} "
           "wake-ups came from libguestpoll's waiter thread", flush=True)

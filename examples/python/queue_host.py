@@ -48,7 +48,7 @@ def main() -> None:
     def done(result) -> None:  # called on the host thread at the end
         outcome_box.append(result)
 
-    guestpoll.start_guest_run(
+    task = guestpoll.start_guest_run(
         guest_main(),
         run_sync_soon_threadsafe=todo.put,  # any thread may queue work
         done_callback=done,
@@ -57,17 +57,23 @@ def main() -> None:
     # The host loop: run queued callables, and do host work on a timer.
     next_beat = time.monotonic()
     beats = 0
-    while not outcome_box:
-        now = time.monotonic()
-        if now >= next_beat:
-            beats += 1
-            print(f"host: heartbeat {beats}")
-            next_beat = now + 0.05
-        try:
-            fn = todo.get(timeout=max(0.0, next_beat - time.monotonic()))
-        except queue.Empty:
-            continue
-        fn()
+    try:
+        while not outcome_box:
+            now = time.monotonic()
+            if now >= next_beat:
+                beats += 1
+                print(f"host: heartbeat {beats}")
+                next_beat = now + 0.05
+            try:
+                fn = todo.get(timeout=max(0.0, next_beat - time.monotonic()))
+            except queue.Empty:
+                continue
+            fn()
+    finally:
+        if not outcome_box and task is not None:
+            # The host loop is leaving early (an error, Ctrl-C): say so, and
+            # guestpoll finishes the guest run here and now.
+            print(f"host: leaving early; the guest run ended with {guestpoll.host_gone(task)!r}")
 
     print(f"host: the guest run ended with {outcome_box[0]!r}")
     print(f"host: result = {outcome_box[0].unwrap()!r}, {beats} heartbeats meanwhile")

@@ -229,14 +229,20 @@ def main() -> int:
             root.quit()
 
     root.protocol("WM_DELETE_WINDOW", on_close)
-    guestpoll.start_guest_run(
+    task = guestpoll.start_guest_run(
         app.guest_main(),
         run_sync_soon_threadsafe=wakeup.run_sync_soon_threadsafe,
         done_callback=done,
     )
-    root.mainloop()
-    wakeup.close()
-    root.destroy()
+    try:
+        root.mainloop()
+    finally:
+        if not result and task is not None:
+            # Tk is done before the guest: say so, and guestpoll finishes
+            # the guest run here and now (no tick will come any more).
+            print(f"tk: leaving early; guest run: {guestpoll.host_gone(task)!r}", flush=True)
+        wakeup.close()
+        root.destroy()
     if not result:
         print("tk: the window closed before the guest run ended", flush=True)
         return 1

@@ -39,23 +39,29 @@ async def trio_main(rounds: int) -> None:
         result.append(res)
         run_done.set()
 
-    guestpoll.start_guest_run(
+    task = guestpoll.start_guest_run(
         asyncio_player(),
         run_sync_soon_threadsafe=token.run_sync_soon,
         run_sync_soon_not_threadsafe=lambda fn: token.run_sync_soon(fn),
         done_callback=done,
     )
-    assert await to_trio_recv.receive() == "ready"
-    assert to_asyncio is not None
-    for i in range(rounds):
-        # From Trio, put into the asyncio queue: between guest ticks the
-        # host may call into the guest loop directly.
-        to_asyncio.put_nowait(f"ping {i}")
-        reply = await to_trio_recv.receive()
-        print(f"trio: sent 'ping {i}', asyncio answered {reply!r}")
-        assert reply == f"pong {i}"
-    to_asyncio.put_nowait("stop")
-    await run_done.wait()
+    try:
+        assert await to_trio_recv.receive() == "ready"
+        assert to_asyncio is not None
+        for i in range(rounds):
+            # From Trio, put into the asyncio queue: between guest ticks the
+            # host may call into the guest loop directly.
+            to_asyncio.put_nowait(f"ping {i}")
+            reply = await to_trio_recv.receive()
+            print(f"trio: sent 'ping {i}', asyncio answered {reply!r}")
+            assert reply == f"pong {i}"
+        to_asyncio.put_nowait("stop")
+        await run_done.wait()
+    finally:
+        if not result and task is not None:
+            # Trio is leaving early (an error, Ctrl-C): say so, and
+            # guestpoll finishes the guest run here and now.
+            print(f"trio: leaving early; guest run: {guestpoll.host_gone(task)!r}")
     print(f"trio: asyncio served {result[0].unwrap()} pings")
 
 

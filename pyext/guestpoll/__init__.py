@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from ._guestpoll import Selector as _CSelector
 from ._guestpoll import libguestpoll_version
 
-__all__ = ["Selector", "libguestpoll_version", "start_guest_run"]
+__all__ = ["Selector", "host_gone", "libguestpoll_version", "start_guest_run"]
 
 #: The package's version: the version of the libguestpoll it is built from
 #: (one number for both, kept in include/guestpoll.h).
@@ -76,4 +76,4 @@ class Selector(_CSelector):
 # BaseSelector.register is the selector method, so call ABCMeta's directly.
 abc.ABCMeta.register(selectors.BaseSelector, Selector)
 
-from ._guest import start_guest_run  # noqa: E402  (needs Selector above)
+from ._guest import host_gone, start_guest_run  # noqa: E402  (needs Selector above)

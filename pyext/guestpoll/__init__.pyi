@@ -60,4 +60,17 @@ def start_guest_run(
     run_sync_soon_not_threadsafe: Callable[[Callable[[], object]], object] | None = ...,
     debug: bool | None = ...,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = ...,
-) -> asyncio.Task[Any] | None: ...
+) -> asyncio.Task[Any] | None:
+    """Start ``asyncio.run(coro)`` as a guest of the running host loop
+    (aioguest's signature).  *coro* is accepted or refused exactly as this
+    interpreter's ``asyncio.run`` would, with the same exception.  A tick
+    runs at most ``TICK_ITERATIONS`` (64) loop iterations before the host
+    gets its turn; see guestpoll-python(7) for the interleaving contract
+    and for abandoned runs.  Returns the main task."""
+
+def host_gone(main_task: asyncio.Task[Any]) -> Outcome[Any] | None:
+    """The host will run no more ticks of the guest run whose main task is
+    *main_task*: finish the run at once on the calling (host) thread --
+    tasks cancelled, asyncio.run's teardown, loop closed -- and return its
+    outcome instead of calling done_callback; None if it was over already.
+    Raises RuntimeError off the host thread or from inside a tick."""

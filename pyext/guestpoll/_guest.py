@@ -1,10 +1,16 @@
 """asyncio guest mode: an asyncio run inside another event loop, no greenlet.
 
+This module is the tick driver and start_guest_run(); the package's other
+guest modules: _runner.py (asyncio.Runner's life cycle pieces and the
+per-CPython-version shims), _abandon.py (what finishes a run whose host is
+gone), _trio.py (Trio's fast path).
+
 The host loop runs *ticks*.  A tick makes asyncio loop iterations
 (``_run_once``) whose ``select()`` never blocks: it returns the events a
 finished background wait collected, or polls with a zero timeout.  While
-the next iteration is due at once, the tick runs it too, for up to
-TICK_BUDGET seconds; then the host gets its turn before the next tick.
+the next iteration is due at once, the tick runs it too, up to
+TICK_ITERATIONS of them; then the host gets its turn before the next tick
+(the interleaving contract, see guestpoll-python(7)).
 When the loop has nothing to do before some timeout, the tick hands the
 kernel wait, with that timeout, to libguestpoll's waiter thread and returns
 to the host; the waiter's ready callback asks the host to run the next tick
@@ -20,32 +26,37 @@ Abandonment: the host holds the run only through the :class:`_TickHandle`
 it was handed (in its queue of callbacks, or in the waiter's callback while
 a wait is in flight).  If the host drops it before the run is over, the
 handle's finalizer notices, warns, cancels what is running and finishes the
-run synchronously on the host thread with blocking waits, logging the
-result it can no longer deliver.
+run with blocking waits, logging the result it can no longer deliver: on
+the host thread if it is there, else on the main thread (a main-thread
+host) or on _abandon's finisher thread.  A host thread other than the main
+one that exits with a run unfinished is noticed too (_abandon's watch);
+host_gone() is the explicit way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextvars
+import enum
 import functools
 import logging
 import math
+import os
 import signal
 import sys
 import threading
-import time
 import traceback
 import warnings
-from asyncio import base_events, constants, coroutines, events, exceptions
+import weakref
+from asyncio import base_events, constants, events, exceptions
 from asyncio import futures, selector_events, tasks
 from typing import Any, Callable, Coroutine, Generator, Optional
 
 import outcome
 
-from . import Selector
+from . import Selector, _abandon, _runner
 from ._guestpoll import _call_on_main
+from ._trio import _TrioSoon, _trio_soon
 
 logger = logging.getLogger("guestpoll")
 
@@ -56,31 +67,28 @@ ABANDONED_MESSAGE = "asyncio guest run abandoned by its host (guestpoll, aiogues
 # ... and the one a run gets whose host refused to schedule its first tick.
 REFUSED_MESSAGE = "the host refused to schedule the asyncio guest run's first tick"
 
-__all__ = ["start_guest_run"]
+__all__ = ["start_guest_run", "host_gone"]
 
-_HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
-_RUNNER_SIGINT = sys.version_info >= (3, 11)  # asyncio.Runner's Ctrl-C rule
-_EXECUTOR_TIMEOUT = sys.version_info >= (3, 12)
 _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
 
-# A tick runs loop iterations back to back while the next one is due at
-# once (callbacks ready, events ready), as a native loop would, for up to
-# this many seconds; then it asks the host to schedule the next tick and
-# returns, so the host waits at most about this long for its turn.  Each
-# hand-back costs a trip through the host's queue (~10 us for a Trio
+# The interleaving contract.  A tick runs loop iterations back to back
+# while the next one is due at once (callbacks ready, events ready), as a
+# native loop would, but at most TICK_ITERATIONS of them; then it queues
+# the next tick with the host (run_sync_soon_not_threadsafe) and returns,
+# so the callbacks the host had queued before that run first.  The bound
+# is a count, not a time: where the host gets its turn, counted in guest
+# loop iterations, is the same on a fast machine and on a loaded one.
+# Each hand-back costs a trip through the host's queue (~10 us for a Trio
 # scheduling round), and an I/O round trip takes at least two iterations
-# (the event, then the task it wakes): one tick, not two or more.  The run's
-# phases (main task, cancelling the rest, ...) each begin in a new tick.
-TICK_BUDGET = 0.0005
-_clock = time.perf_counter
+# (the event, then the task it wakes): one tick, not two or more.  A tick
+# also ends early when the loop has to wait (the wait goes to the waiter
+# thread) and when a phase of the run ends: the run's phases (main task,
+# cancelling the rest, ...) each begin in a new tick.
+TICK_ITERATIONS = 64
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
 
-# Abandoned runs whose handle died on another thread than their host's,
-# by host thread id, waiting to be finished on that thread.
-_orphans: dict[int, list["_GuestRun"]] = {}
-_orphans_lock = threading.Lock()
 
 
 class _TickHandle:
@@ -138,96 +146,6 @@ class _Wakeup:
         del handle
 
 
-class _TrioSoon:
-    """run_sync_soon_not_threadsafe for a Trio host that passed only its
-    ``TrioToken.run_sync_soon``: a Trio system task runs the callbacks, and
-    queuing one just reschedules that task, where run_sync_soon writes to
-    Trio's wake-up socket and costs Trio an I/O poll (~4 us a tick).  The
-    task ends when the run does, or with the Trio run; callbacks still
-    queued then are dropped (an unfinished run is then abandoned, as when
-    Trio drops run_sync_soon callbacks)."""
-
-    __slots__ = ("_lowlevel", "_finished_error", "_jobs", "_task", "_parked", "_closed")
-
-    def __init__(self, trio: Any) -> None:
-        self._lowlevel = trio.lowlevel
-        self._finished_error = trio.RunFinishedError
-        self._jobs: collections.deque[Callable[[], object]] = collections.deque()
-        self._task: Any = None
-        self._parked = False
-        self._closed = False
-        self._lowlevel.spawn_system_task(self._main, name="guestpoll: asyncio guest ticks")
-
-    async def _main(self) -> None:
-        lowlevel = self._lowlevel
-        self._task = lowlevel.current_task()
-        jobs = self._jobs
-        try:
-            while not self._closed:
-                # What was queued before this round; what those queue
-                # runs after Trio's other tasks had their turn.
-                for _ in range(len(jobs)):
-                    jobs.popleft()()
-                if self._closed:
-                    break
-                if jobs:
-                    await lowlevel.checkpoint()
-                else:
-                    self._parked = True
-                    await lowlevel.wait_task_rescheduled(_abort_parked)
-        finally:
-            self._closed = True
-            jobs.clear()
-
-    def __call__(self, fn: Callable[[], object]) -> None:
-        if self._closed:
-            raise self._finished_error("the Trio run hosting this asyncio guest is over")
-        self._jobs.append(fn)
-        self._unpark()
-
-    def close(self) -> None:
-        """The guest run is over: let the task end (host thread only)."""
-        self._closed = True
-        self._unpark()
-
-    def _unpark(self) -> None:
-        if self._parked:
-            self._parked = False
-            self._lowlevel.reschedule(self._task)
-
-
-def _abort_parked(raise_cancel: Any) -> Any:
-    return sys.modules["trio"].lowlevel.Abort.SUCCEEDED
-
-
-def _trio_soon(threadsafe: Callable[[Callable[[], None]], object]) -> Optional[_TrioSoon]:
-    """A _TrioSoon if *threadsafe* is the run_sync_soon of the Trio run
-    going on in this thread, else None."""
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return None
-    lowlevel = trio.lowlevel
-    token = getattr(threadsafe, "__self__", None)
-    if not isinstance(token, lowlevel.TrioToken) or (
-        getattr(threadsafe, "__func__", None) is not lowlevel.TrioToken.run_sync_soon
-    ):
-        return None
-    try:
-        if lowlevel.current_trio_token() is not token:
-            return None
-    except RuntimeError:  # not inside a Trio run on this thread
-        return None
-    return _TrioSoon(trio)
-
-
-def _finish_orphans() -> None:
-    """Finishes the abandoned runs of the calling thread."""
-    with _orphans_lock:
-        runs = _orphans.pop(threading.get_ident(), [])
-    for run in runs:
-        run._finish_abandoned()
-
-
 def _guest_class(cls: type) -> type:
     """A subclass of the loop's class whose call_soon / call_at / stop wake
     the background wait, so that work the host makes due runs promptly.
@@ -248,6 +166,8 @@ def _guest_class(cls: type) -> type:
             # Once per wait: the tick that follows recomputes everything.
             self._guestpoll_waiting = False
             run = self._guestpoll_run
+            if run is not None and run._forked:
+                run._refuse_forked()
             if run is None or not run._kick():
                 self._selector._notify()
 
@@ -268,11 +188,122 @@ def _guest_class(cls: type) -> type:
             if self._guestpoll_waiting:
                 self._guestpoll_wake()
 
+    base_add_signal = getattr(cls, "add_signal_handler", None)
+    base_remove_signal = getattr(cls, "remove_signal_handler", None)
+    if (
+        base_add_signal is not None
+        and base_remove_signal is not None
+        and issubclass(cls, getattr(asyncio, "SelectorEventLoop", ()))
+        and hasattr(cls, "_handle_signal")
+    ):
+        # A Unix selector loop: its first signal handler installs the
+        # loop's self-pipe as the wake-up fd, its last removal sets -1.
+        # asyncio.run does just that; as a guest the displaced host's fd
+        # is also given back, when that is provably safe (_WakeupFdGuard).
+
+        def add_signal_handler(self, sig, callback, *args):  # type: ignore[no-untyped-def]
+            guard = None
+            if not self._signal_handlers:
+                guard = _WakeupFdGuard.displace(self._csock.fileno())
+                if guard is not None:
+                    self._guestpoll_wakeup_guard = guard
+            try:
+                return base_add_signal(self, sig, callback, *args)
+            finally:
+                if guard is not None and not self._signal_handlers:
+                    self._guestpoll_give_back_wakeup_fd()
+
+        def remove_signal_handler(self, sig):  # type: ignore[no-untyped-def]
+            guard = self._guestpoll_wakeup_guard
+            last = guard is not None and list(self._signal_handlers) == [sig]
+            if last:
+                guard.before_last_removal()
+            try:
+                return base_remove_signal(self, sig)
+            finally:
+                if last and not self._signal_handlers:
+                    self._guestpoll_give_back_wakeup_fd()
+
+        def _guestpoll_give_back_wakeup_fd(self) -> None:
+            guard, self._guestpoll_wakeup_guard = self._guestpoll_wakeup_guard, None
+            if guard is not None:
+                guard.give_back()
+
+        GuestLoop._guestpoll_wakeup_guard = None
+        GuestLoop.add_signal_handler = add_signal_handler
+        GuestLoop.remove_signal_handler = remove_signal_handler
+        GuestLoop._guestpoll_give_back_wakeup_fd = _guestpoll_give_back_wakeup_fd
+
     GuestLoop.__name__ = cls.__name__
     GuestLoop.__qualname__ = cls.__qualname__
     GuestLoop.__module__ = cls.__module__
     _guest_classes[cls] = GuestLoop
     return GuestLoop
+
+
+def _fd_identity(fd: int) -> Optional[tuple[int, int]]:
+    try:
+        st = os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class _WakeupFdGuard:
+    """The host's signal wake-up fd, displaced by the guest loop's first
+    signal handler (asyncio.run displaces it the same way).  When the
+    loop's last handler goes, asyncio sets the wake-up fd to -1; the guest
+    then gives the host's fd back, but only if nobody installed another one
+    meanwhile (the wake-up fd was still the loop's own) and the number
+    still names the very file it named when it was displaced: a descriptor
+    that was closed, or closed and reused, is never installed.  Python
+    cannot report a wake-up fd's warn_on_full_buffer setting, so a fd
+    given back is installed with warn_on_full_buffer=False (no warnings
+    about a full buffer from a descriptor the guest had to reinstall)."""
+
+    __slots__ = ("own", "host", "identity", "current")
+
+    def __init__(self, own: int, host: int) -> None:
+        self.own = own
+        self.host = host
+        self.identity = _fd_identity(host)
+        self.current: Optional[int] = None
+
+    @classmethod
+    def displace(cls, own: int) -> Optional["_WakeupFdGuard"]:
+        """Installs *own* (as add_signal_handler is about to); returns a
+        guard if that displaced a host's wake-up fd."""
+        try:
+            host = signal.set_wakeup_fd(own)
+        except (ValueError, OSError):
+            return None  # not the main thread: add_signal_handler says so
+        if host in (-1, own):
+            return None
+        return cls(own, host)
+
+    def before_last_removal(self) -> None:
+        # Which fd is installed right before asyncio sets -1?
+        try:
+            self.current = signal.set_wakeup_fd(-1)
+        except (ValueError, OSError):
+            self.current = None
+
+    def give_back(self) -> None:
+        """asyncio has just set -1 (or never installed its own)."""
+        try:
+            current = self.current
+            if current is not None and current not in (-1, self.own):
+                # Somebody else's, installed while the guest had handlers:
+                # asyncio's -1 would lose it.
+                signal.set_wakeup_fd(current, warn_on_full_buffer=False)
+                return
+            if current == -1:
+                return  # the host (or its library) took its fd back itself
+            if self.identity is None or _fd_identity(self.host) != self.identity:
+                return  # closed, or its number now names another file
+            signal.set_wakeup_fd(self.host, warn_on_full_buffer=False)
+        except Exception:
+            logger.exception("guestpoll: could not give the host's signal wake-up fd back")
 
 
 def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
@@ -293,7 +324,7 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
         why = "it is closed"
     elif loop.is_running():
         why = "it is running already"
-    elif not _HAS_RUN_FOREVER_SETUP and (
+    elif not _runner.HAS_RUN_FOREVER_SETUP and (
         type(loop).run_forever is not base_events.BaseEventLoop.run_forever
     ):
         why = "its class overrides run_forever(), which guest mode bypasses"
@@ -322,12 +353,31 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
     return loop
 
 
+class RunState(enum.Enum):
+    """Who drives a guest run.  Orthogonal to it: whether a tick is running
+    right now (``_GuestRun._in_tick``, for re-entrant host loops)."""
+
+    #: The host runs the ticks; the run goes on.
+    HOST = "host"
+    #: guestpoll finishes the run with blocking waits, on the thread
+    #: decided when it took over (abandoned run, host_gone(), a second
+    #: Ctrl-C, a tick on the wrong thread); ticks the host still runs do
+    #: nothing.
+    TAKEN_OVER = "taken over"
+    #: Over: the outcome was delivered, logged or returned.
+    FINISHED = "finished"
+
+
 class _GuestRun:
     """The state of one guest run: the loop, the life cycle, the phase.
     The loop refers to it (``loop._guestpoll_run``); see _TickHandle."""
 
     def __init__(self) -> None:
         self._host_thread = threading.get_ident()
+        self._pid = os.getpid()
+        self._forked = False  # this is a child process forked during the run
+        self._host_hooks = False  # _abandon._host_hooks_acquire() installed hooks
+        self._handle_ref: Optional[weakref.ref[_TickHandle]] = None
         self._sync = False  # abandoned: finish with blocking waits
         self._discard = False  # the outcome goes nowhere (first tick refused)
         self._loop: Any = None
@@ -342,12 +392,24 @@ class _GuestRun:
         # loop time its timeout ends at.
         self._wakeup: Optional[_Wakeup] = None
         self._wait_deadline = math.inf
-        self._finished = False
+        self._state = RunState.HOST
+        self._keep_result = False  # host_gone(): the outcome is returned
+        self._kept: Optional[outcome.Outcome] = None
+        self._host_exiting = False  # the host thread is exiting
+        self._watch: Optional[weakref.ref[_abandon._HostThreadWatch]] = None
         self._set_event_loop = False
-        self._wakeup_fd: Optional[int] = None
         self._interrupt_count = 0
         self._result: Optional[outcome.Outcome] = None
         self.main_task: Optional[tasks.Task] = None
+
+    @property
+    def _finished(self) -> bool:
+        return self._state is RunState.FINISHED
+
+    @property
+    def _abandoning(self) -> bool:
+        """guestpoll took the run over, or it is over."""
+        return self._state is not RunState.HOST
 
     # ---- start -------------------------------------------------------------
 
@@ -361,7 +423,7 @@ class _GuestRun:
         try:
             loop = _make_loop(loop_factory)
         except BaseException:
-            self._finished = True  # not abandoned: it never started
+            self._state = RunState.FINISHED  # not abandoned: it never started
             coro.close()
             raise
         try:
@@ -377,11 +439,6 @@ class _GuestRun:
             self._selector._guest = 1
             self._orig_class = type(loop)
             loop.__class__ = _guest_class(type(loop))
-            if threading.current_thread() is threading.main_thread():
-                # asyncio's signal handling replaces the wakeup fd; the
-                # host's is put back when the run ends.
-                self._wakeup_fd = signal.set_wakeup_fd(-1)
-                signal.set_wakeup_fd(self._wakeup_fd)
             # The main task's context is a copy of the host's, as in
             # asyncio.Runner, minus a host library's claim on sniffio's
             # context variable (Trio sets it in its tasks).
@@ -392,7 +449,7 @@ class _GuestRun:
             self._gen = self._lifecycle(coro, context)
             first = self._gen.send(None)
         except BaseException:
-            self._finished = True
+            self._state = RunState.FINISHED
             coro.close()
             self._restore()
             if not loop.is_closed():
@@ -439,9 +496,9 @@ class _GuestRun:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
         finally:
             try:
-                yield from self._cancel_all_tasks()
+                yield from _runner.cancel_all_tasks(loop)
                 yield loop.shutdown_asyncgens()
-                if _EXECUTOR_TIMEOUT:
+                if _runner.EXECUTOR_TIMEOUT:
                     yield loop.shutdown_default_executor(constants.THREAD_JOIN_TIMEOUT)
                 else:
                     yield loop.shutdown_default_executor()
@@ -450,31 +507,11 @@ class _GuestRun:
                     events.set_event_loop(None)
                 loop.close()
 
-    def _cancel_all_tasks(self) -> Generator[Any, Any, None]:
-        loop = self._loop
-        pending = tasks.all_tasks(loop)
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        yield tasks.gather(*pending, return_exceptions=True)
-        for task in pending:
-            if task.cancelled():
-                continue
-            if task.exception() is not None:
-                loop.call_exception_handler(
-                    {
-                        "message": "unhandled exception during asyncio.run() shutdown",
-                        "exception": task.exception(),
-                        "task": task,
-                    }
-                )
-
     def _install_sigint(self, task: tasks.Task) -> Any:
         """asyncio.Runner's Ctrl-C handling (3.11+): the first cancels the
         main task, the second raises KeyboardInterrupt."""
         if not (
-            _RUNNER_SIGINT
+            _runner.RUNNER_SIGINT
             and threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         ):
@@ -492,7 +529,45 @@ class _GuestRun:
             main_task.cancel()
             self._loop.call_soon_threadsafe(lambda: None)
             return
+        if not self._in_tick and not self._finished and threading.get_ident() == self._host_thread:
+            # In host code, between ticks.  asyncio.Runner lets the
+            # KeyboardInterrupt leave run() only after tearing the run down
+            # (remaining tasks cancelled, async generators and executor
+            # shut down, loop closed): so here, before it reaches the host.
+            self._interrupt_now(KeyboardInterrupt())
         raise KeyboardInterrupt()
+
+    def _interrupt_now(self, exc: BaseException) -> None:
+        """Fails the phase in progress with *exc* and runs the rest of the
+        life cycle at once, with blocking waits; the outcome goes to
+        done_callback if the host still holds a tick, else to the log."""
+        with _abandon._abandon_lock:
+            if self._finished or self._abandoning:
+                return
+            self._state = RunState.TAKEN_OVER
+        try:
+            self._sync = True
+            self._keep_result = True
+            self._loop._guestpoll_waiting = False
+            self._selector._wait_cancel()
+            self._selector._guest = 0
+            if self._phase is not None:
+                self._end_phase(exc)
+            while not self._finished:
+                self._tick(None)
+            result, self._kept = self._kept, None
+            handle = self._handle_ref() if self._handle_ref is not None else None
+            if handle is not None and isinstance(handle.soon, _TrioSoon):
+                handle.soon.close()
+            if result is not None:
+                if handle is not None:
+                    handle.done_callback(result)
+                else:
+                    self._keep_result = False
+                    self._result = result
+                    self._deliver(None)
+        except BaseException:
+            logger.exception("guestpoll: tearing down an interrupted guest run failed")
 
     # ---- phases: run_until_complete spread over ticks ---------------------
 
@@ -515,25 +590,10 @@ class _GuestRun:
                     return
 
     def _run_forever_setup(self) -> None:
-        loop = self._loop
-        if _HAS_RUN_FOREVER_SETUP:
-            loop._run_forever_setup()
-            return
-        loop._check_closed()
-        loop._check_running()
-        loop._set_coroutine_origin_tracking(loop._debug)
-        loop._thread_id = threading.get_ident()
-        events._set_running_loop(loop)
+        _runner.run_forever_setup(self._loop)
 
     def _run_forever_cleanup(self) -> None:
-        loop = self._loop
-        if _HAS_RUN_FOREVER_SETUP:
-            loop._run_forever_cleanup()
-            return
-        loop._stopping = False
-        loop._thread_id = None
-        events._set_running_loop(None)
-        loop._set_coroutine_origin_tracking(False)
+        _runner.run_forever_cleanup(self._loop)
 
     @staticmethod
     def _keep_hooks(fn: Callable[[], None]) -> None:
@@ -588,7 +648,37 @@ class _GuestRun:
 
     # ---- ticks --------------------------------------------------------------
 
+    def _wrong_thread(self) -> None:
+        """A tick called on another thread than the host's (misuse): say so
+        first, and finish the run where its loop, its SIGINT handler and
+        its running-loop setting live, on the host thread."""
+        current = threading.current_thread()
+        error = RuntimeError(
+            f"an asyncio guest tick was run on thread {current.name!r} "
+            f"(id {current.ident}), not on the run's host thread (id {self._host_thread}), "
+            "the one that called start_guest_run(): run_sync_soon_threadsafe and "
+            "run_sync_soon_not_threadsafe must call fn() on the host thread.  "
+            "The run cannot go on; it is finished on its host thread"
+        )
+        self._abandoned("because its host ran a tick on the wrong thread")
+        raise error
+
+    def _refuse_forked(self) -> None:
+        raise RuntimeError(
+            f"this asyncio guest run was started in process {self._pid}, and this "
+            f"is a child process (pid {os.getpid()}) made by fork() while it ran: "
+            "the run's waiter thread does not exist here, so its loop cannot be "
+            "used in the child; start a new run (or asyncio.run) in the child instead"
+        )
+
     def _tick(self, handle: Optional[_TickHandle]) -> None:
+        if self._forked:
+            self._refuse_forked()
+        if handle is not None:
+            if self._abandoning:
+                return  # taken over or over: the host's ticks do nothing
+            if threading.get_ident() != self._host_thread:
+                self._wrong_thread()
         if self._finished or self._in_tick:
             # A tick is scheduled or running already (a host loop re-entered
             # from inside a callback); that one carries on.
@@ -606,7 +696,7 @@ class _GuestRun:
             sniffio_local.name = "asyncio"
         sys.set_asyncgen_hooks(*self._loop_hooks)
         refused: Optional[BaseException] = None
-        start = _clock()
+        iterations = 0
         try:
             while True:
                 if self._ended is not None:
@@ -620,6 +710,8 @@ class _GuestRun:
                 else:
                     if loop._stopping:
                         self._end_phase(None)
+                if self._forked:  # fork() was called in that iteration
+                    self._refuse_forked()
                 if handle is None:
                     break
                 # With callbacks ready or a phase over, the next iteration
@@ -634,13 +726,14 @@ class _GuestRun:
                         if self._phase is not None:
                             self._end_phase(exc)
                         due = True
+                iterations += 1
                 if self._ended is not None:
-                    start = -math.inf  # the host runs between phases
+                    iterations = TICK_ITERATIONS  # the host runs between phases
                 if not due:
                     break
                 # The next iteration is due at once: it runs in this tick
-                # while the tick is young, else after the host's turn.
-                if _clock() - start >= TICK_BUDGET:
+                # up to the bound, else after the host's turn.
+                if iterations >= TICK_ITERATIONS:
                     try:
                         handle.soon(handle.tick)
                     except BaseException as exc:
@@ -735,15 +828,17 @@ class _GuestRun:
         if loop is not None and self._orig_class is not None:
             loop.__class__ = self._orig_class
             self._orig_class = None
-        if self._wakeup_fd is not None:
-            try:
-                signal.set_wakeup_fd(self._wakeup_fd, warn_on_full_buffer=False)
-            except ValueError:
-                pass
-            self._wakeup_fd = None
 
     def _finish(self, result: outcome.Outcome) -> None:
-        self._finished = True
+        self._state = RunState.FINISHED
+        _abandon._live_runs.discard(self)
+        ref, self._watch = self._watch, None
+        watch = ref() if ref is not None else None
+        if watch is not None:
+            try:
+                watch.runs.remove(self)
+            except ValueError:
+                pass
         self._gen = None
         self._restore()
         self._result = result
@@ -752,10 +847,14 @@ class _GuestRun:
 
     def _deliver(self, handle: Optional[_TickHandle]) -> None:
         # Runs as host code: outside the tick's asyncgen hooks and sniffio.
+        _abandon._host_hooks_release(self)
         if handle is not None and isinstance(handle.soon, _TrioSoon):
             handle.soon.close()
         result, self._result = self._result, None
         if result is None or self._discard:
+            return
+        if self._keep_result:
+            self._kept = result  # host_gone() returns it
             return
         if handle is not None and not self._sync:
             handle.done_callback(result)
@@ -772,31 +871,59 @@ class _GuestRun:
 
     # ---- abandonment -------------------------------------------------
 
-    def _abandoned(self) -> None:
-        """The host dropped the run's last tick handle before the end."""
+    def _abandoned(self, why: str = "by its host before it finished") -> None:
+        """The host dropped the run's last tick handle before the end (or
+        its thread exited): warn, then finish the run."""
+        if self._forked:
+            return  # nothing can be done for it in a forked child
+        with _abandon._abandon_lock:
+            if self._finished or self._abandoning:
+                return
+            self._state = RunState.TAKEN_OVER
         warnings.warn(
-            "asyncio guest run got abandoned by its host before it finished; "
-            "guestpoll cancels it and finishes it synchronously",
+            f"asyncio guest run got abandoned {why}; "
+            "guestpoll cancels it and finishes it",
             RuntimeWarning,
             stacklevel=2,
         )
-        if threading.get_ident() == self._host_thread:
+        if threading.get_ident() == self._host_thread and not self._host_exiting:
             self._finish_abandoned()
-            return
-        # The handle died elsewhere (on the waiter thread, when the host
-        # refused a callback): the loop belongs to the host thread.
-        with _orphans_lock:
-            _orphans.setdefault(self._host_thread, []).append(self)
-        if self._host_thread == threading.main_thread().ident:
-            _call_on_main(_finish_orphans)
+        elif self._host_thread == _abandon._main_ident():
+            # Signal handlers and the wake-up fd can only be put back on
+            # the main thread: finish the run there, at its next bytecode.
+            _call_on_main(self._finish_abandoned)
+        else:
+            _abandon._finisher.submit(self)
+
+    def _host_exited(self) -> None:
+        """The host thread (not the main one) is exiting with the run
+        unfinished: the finisher thread takes it over."""
+        self._host_exiting = True
+        self._abandoned("because its host thread exited")
+
+    def _adopt(self) -> None:
+        """The calling thread takes the run over from its host thread,
+        which is gone or will never run a tick again: the loop becomes
+        this thread's running loop for the phase in progress."""
+        if not self._host_exiting:
+            with _abandon._abandon_lock:
+                _abandon._stale_running[self._host_thread] = self._loop
+        self._host_thread = threading.get_ident()
+        loop = self._loop
+        if self._phase is not None:
+            events._set_running_loop(loop)
+            loop._thread_id = self._host_thread
 
     def _finish_abandoned(self, refused: bool = False) -> None:
-        """Finishes the run synchronously on the host thread; the outcome
-        is logged, or dropped if the host *refused* the run's first tick
-        (start_guest_run raises the host's error instead)."""
-        if self._finished:
+        """Finishes the run synchronously on the calling thread; the
+        outcome is logged, or dropped if the host *refused* the run's first
+        tick (start_guest_run raises the host's error instead)."""
+        if self._finished or self._forked:
             return
+        self._state = RunState.TAKEN_OVER
         try:
+            if threading.get_ident() != self._host_thread:
+                self._adopt()
             self._sync = True
             self._loop._guestpoll_waiting = False
             self._selector._wait_cancel()
@@ -859,10 +986,9 @@ def start_guest_run(
     run synchronously on the host thread and logs the outcome to the
     ``guestpoll`` logger instead of calling *done_callback*.
     """
-    if not coroutines.iscoroutine(coro):
-        raise ValueError(f"a coroutine was expected, got {coro!r}")
-    if threading.get_ident() in _orphans:
-        _finish_orphans()  # abandoned runs of this thread come first
+    coro = _runner.accept_main(coro)
+    if _abandon._stale_running:
+        _abandon._clear_stale_running_loop()
     if events._get_running_loop() is not None:
         coro.close()
         raise RuntimeError("start_guest_run() cannot be called from a running event loop")
@@ -871,9 +997,46 @@ def start_guest_run(
     if soon is None:
         soon = _trio_soon(run_sync_soon_threadsafe) or run_sync_soon_threadsafe
     handle = _TickHandle(run, run_sync_soon_threadsafe, soon, done_callback)
+    run._handle_ref = weakref.ref(handle)
     try:
         run.start(coro, debug, loop_factory, handle)
     finally:
         if run._finished and isinstance(soon, _TrioSoon):
             soon.close()
+    if not run._finished:
+        _abandon._live_runs.add(run)
+        _abandon._watch_host_thread(run)
+        _abandon._host_hooks_acquire(run)
     return run.main_task
+
+
+def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
+    """The host says it is gone: it will run no more ticks of the guest run
+    whose main task is *main_task*.  The run is finished at once, on the
+    calling thread: its tasks are cancelled (with ABANDONED_MESSAGE), the
+    rest of ``asyncio.run``'s life cycle runs with blocking waits, and the
+    loop is closed.  Returns the run's outcome (*done_callback* is not
+    called); None if the run was over already.  No RuntimeWarning: this is
+    the orderly way to abandon a run.  Call it on the host thread, outside
+    a tick; ticks still queued with the host do nothing afterwards."""
+    if not isinstance(main_task, futures.Future):
+        raise TypeError(f"host_gone() expects the main task start_guest_run returned, got {main_task!r}")
+    if _abandon._stale_running:
+        _abandon._clear_stale_running_loop()
+    run = getattr(main_task.get_loop(), "_guestpoll_run", None)
+    if run is None or run._finished:
+        return None
+    if run.main_task is not main_task:
+        raise ValueError("host_gone(): not the main task of a guest run")
+    if threading.get_ident() != run._host_thread:
+        raise RuntimeError("host_gone() must be called on the guest run's host thread")
+    if run._in_tick:
+        raise RuntimeError("host_gone() cannot be called from inside the guest run")
+    with _abandon._abandon_lock:
+        if run._abandoning:
+            return None
+        run._state = RunState.TAKEN_OVER
+    run._keep_result = True
+    run._finish_abandoned()
+    result, run._kept = run._kept, None
+    return result

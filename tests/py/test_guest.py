@@ -465,46 +465,82 @@ def test_host_call_soon_repeatedly_while_guest_waits():
     assert got == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("budget", [None, 0.0])
-def test_due_iterations_share_a_tick(budget, monkeypatch):
-    """Loop iterations due at once run in the same tick (one host round
-    trip for many), unless the tick budget is 0: one iteration per tick."""
-    if budget is not None:
-        monkeypatch.setattr(guestpoll._guest, "TICK_BUDGET", budget)
+@pytest.mark.parametrize("bound", [None, 1, 5])
+def test_due_iterations_share_a_tick(bound, monkeypatch):
+    """Loop iterations due at once run in the same tick, up to
+    TICK_ITERATIONS of them (one host round trip for many)."""
+    if bound is not None:
+        monkeypatch.setattr(guestpoll._guest, "TICK_ITERATIONS", bound)
+    bound = guestpoll._guest.TICK_ITERATIONS
 
     async def main():
-        for _ in range(100):
+        for _ in range(200):
             await asyncio.sleep(0)
         return "ok"
 
     host = run_queue_host(lambda h: h.start(main()))
     assert_value(host, "ok")
-    if budget is None:
-        assert host.callbacks_run < 50, host.callbacks_run
-    else:
-        assert host.callbacks_run > 100, host.callbacks_run
+    # 201 iterations for the main task, then one tick per later phase;
+    # the count of ticks follows from the bound alone.
+    assert 201 // bound <= host.callbacks_run <= 201 // bound + 8, host.callbacks_run
+
+
+@pytest.mark.parametrize("bound", [None, 1, 7, 64])
+def test_interleaving_is_counted_in_iterations(bound, monkeypatch):
+    """The contract: a tick runs at most TICK_ITERATIONS loop iterations,
+    then the host runs what it had queued before the next tick.  Where
+    the host gets its turn is fixed in guest loop iterations, whatever
+    the machine's speed or load."""
+    if bound is not None:
+        monkeypatch.setattr(guestpoll._guest, "TICK_ITERATIONS", bound)
+    bound = guestpoll._guest.TICK_ITERATIONS
+    seen = []
+    state = {"i": -1}
+
+    def start(host):
+        async def main():
+            # Iteration 1 runs this step: it queues two host callbacks.
+            host.call_soon(lambda: seen.append(state["i"]))
+            host.call_soon(lambda: host.call_soon(lambda: seen.append(state["i"])))
+            for i in range(3 * bound + 5):
+                state["i"] = i
+                await asyncio.sleep(0)  # step i + 2 runs in iteration i + 2
+
+        host.start(main())
+
+    host = run_queue_host(start)
+    assert_value(host, None)
+    # The host's first turn comes after iteration `bound`, its second
+    # after iteration 2 * bound: what they saw is exact.
+    assert seen == [bound - 1, 2 * bound - 1]
 
 
 def test_busy_guest_gives_the_host_turns():
-    """A guest whose tasks are always ready still lets the host run at
-    least every TICK_BUDGET seconds or so."""
+    """A guest whose tasks are always ready still lets the host run
+    after every TICK_ITERATIONS iterations."""
+    bound = guestpoll._guest.TICK_ITERATIONS
     turns = []
+    n = 20 * bound
+
+    async def busy():
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return n
 
     def start(host):
         def host_turn():
-            turns.append(time.monotonic())
+            turns.append(1)
             if not host.done:
                 host.call_soon(host_turn)
 
-        host.start(hosts.busy_guest(0.3))
+        host.start(busy())
         host.call_soon(host_turn)
 
     host = run_queue_host(start)
-    iterations = assert_value(host)
-    # 0.3 s of back-to-back iterations: with no budget the host would get
-    # no turn at all in between; with 0.5 ms, hundreds.
-    assert len(turns) >= 20, (len(turns), iterations)
-    assert iterations > len(turns)  # and ticks did batch iterations
+    assert assert_value(host) == n
+    # One host turn per tick: at least n / bound of them while the main
+    # task ran, and ticks did batch iterations.
+    assert n // bound <= len(turns) <= n // bound + 10, len(turns)
 
 
 def test_host_call_soon_ticks_without_ending_the_wait():

@@ -59,37 +59,49 @@ def crashing_host(guest_fn):
 
 
 def abandon_scenario(main_exits, create_task, slow_cancel):
-    """Runs one abandoned guest and returns (record, cancel messages)."""
+    """Runs one abandoned guest and returns (record, cancel messages).
+    The order of events follows from handshakes, never from how long a
+    sleep takes: the short sleeps only make the run's waits end now and
+    then (an abandoned run with a wait in flight is noticed when it ends)."""
     record = []
     messages = []
+    box = {}
 
     async def other_task():
         try:
-            await asyncio.sleep(0.5)
+            # Never set, unless a slow-cancelling main task lets this one
+            # complete while it takes its time.
+            await box["main_cancelled"].wait()
             record.append("other completed")
         except asyncio.CancelledError as exc:
             messages.append(str(exc))
             if slow_cancel:
                 try:
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(0.01)
                 except asyncio.CancelledError as exc2:
                     messages.append(str(exc2))
             record.append("other cancelled")
 
     async def guest(in_host):
+        box["main_cancelled"] = asyncio.Event()
+        other = None
         if create_task:
-            asyncio.create_task(other_task())
+            other = asyncio.create_task(other_task())
             await asyncio.sleep(0)
         in_host(lambda: 1 / 0)  # the host's loop dies on this
         try:
             if not main_exits:
-                for _ in range(100):
+                for _ in range(1000):  # 50 s: a hang guard
                     await asyncio.sleep(0.05)
             record.append("completed")
         except asyncio.CancelledError as exc:
             messages.append(str(exc))
             if slow_cancel:
-                await asyncio.sleep(1)
+                box["main_cancelled"].set()
+                if other is not None:
+                    await asyncio.wait([other])
+                else:
+                    await asyncio.sleep(0.01)
             record.append("cancelled")
 
     def expected_done():
@@ -100,7 +112,7 @@ def abandon_scenario(main_exits, create_task, slow_cancel):
     with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
         with pytest.raises(ZeroDivisionError):
             crashing_host(guest)
-        assert collect_until(expected_done), record
+        assert collect_until(expected_done, timeout=30), record
     return record, messages
 
 
@@ -111,8 +123,8 @@ def expected_record(main_exits, create_task, slow_cancel):
         # The main task was done: every task still running is cancelled.
         return ["completed", "other cancelled"]
     if slow_cancel:
-        # Only the main task is cancelled; the other one finishes its
-        # sleep while the main task takes its time to cancel.
+        # Only the main task is cancelled; the other one completes
+        # while the main task takes its time to cancel.
         return ["other completed", "cancelled"]
     return ["cancelled", "other cancelled"]
 

@@ -190,7 +190,7 @@ def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
     running on the host thread."""
     # One loop iteration per tick, so that the ten sleep(0) below ask the
     # host for ten ticks (by default they would share one).
-    monkeypatch.setattr(guestpoll._guest, "TICK_BUDGET", 0.0)
+    monkeypatch.setattr(guestpoll._guest, "TICK_ITERATIONS", 1)
     factory = Recorder()
     host = QueueHost()
     calls = [0]
@@ -236,8 +236,9 @@ def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
 def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
     """The host runs on a worker thread, stops, and from then on its
     run_sync_soon_threadsafe raises (as Trio's does once its run is over):
-    the waiter's wakeup is refused and logged, and the run is finished on
-    the host thread the next time it starts a guest run."""
+    the waiter's wakeup is refused and logged, the run is finished on
+    guestpoll's finisher thread, and the closed loop left as this thread's
+    running loop is cleared when it starts its next guest run."""
     factory = Recorder()
     result: dict = {}
 
@@ -263,10 +264,15 @@ def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
         host.run_pending()  # the first tick: main() now sleeps
         state["open"] = False
         del host
-        time.sleep(0.6)  # the wait ends; its wakeup is refused
+        # The wait ends; its wakeup is refused; the finisher thread
+        # finishes the run (a hang guard, not a timing assumption).
+        deadline = time.monotonic() + 30
+        while not (factory.loops and factory.loops[0].is_closed()):
+            assert time.monotonic() < deadline, "the abandoned run was not finished"
+            time.sleep(0.01)
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            # the next run on this thread finishes the orphaned one first
+            # the next run on this thread clears the finished one's loop
             again = QueueHost()
             again.thread_id = threading.get_ident()
 
