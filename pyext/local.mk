@@ -14,6 +14,13 @@ dist-pytests:
 # make distcheck must not install into the real site-packages.
 AM_DISTCHECK_CONFIGURE_FLAGS = --with-python-sitedir=$$dc_install_base/python
 
+# run-pytest.sh lays the package out in pyext/site (mksite.sh); Python may
+# write __pycache__ there, so clean removes the whole tree.
+clean-local: clean-pyext-site
+clean-pyext-site:
+	rm -rf pyext/site
+.PHONY: clean-pyext-site
+
 if HAVE_PYTHON
 pkgpyexec_LTLIBRARIES = pyext/_guestpoll.la
 # module.c: module state and errors; selector.c: the selectors selector;
@@ -40,12 +47,6 @@ uninstall-hook:
 	-rmdir $(DESTDIR)$(pkgpyexecdir)/__pycache__ $(DESTDIR)$(pkgpyexecdir) 2>/dev/null
 
 TESTS += tests/py/run-pytest.sh
-# run-pytest.sh lays the package out in pyext/site (mksite.sh); Python may
-# write __pycache__ there, so clean removes the whole tree.
-clean-local: clean-pyext-site
-clean-pyext-site:
-	rm -rf pyext/site
-.PHONY: clean-pyext-site
 AM_TESTS_ENVIRONMENT = \
 	PYTHON='$(PYTHON)'; export PYTHON; \
 	GP_SRCDIR='$(abs_top_srcdir)'; export GP_SRCDIR; \
