@@ -215,11 +215,7 @@ gpy_bridge_wait_start(SelectorObject *self, PyObject *args)
 		PyErr_SetString(PyExc_TypeError, "callback must be callable");
 		return NULL;
 	}
-	if (gpy_timeout_to_ns(timeout_obj, &timeout_ns) < 0)
-		return NULL;
-	if (self->closed || !self->poller)
-		return gpy_raise_closed();
-	if (gpy_timeout_check(timeout_ns) < 0)
+	if (gpy_selector_wait_timeout(self, timeout_obj, &timeout_ns) < 0)
 		return NULL;
 	if (wait_state(self) != WAIT_IDLE) {
 		PyErr_SetString(PyExc_RuntimeError,

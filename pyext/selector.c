@@ -616,6 +616,18 @@ gpy_selector_report_rest(SelectorObject *self, PyObject *list, int nrec)
 	return 0;
 }
 
+int
+gpy_selector_wait_timeout(SelectorObject *self, PyObject *obj, int64_t *ns)
+{
+	if (gpy_timeout_to_ns(obj, ns) < 0)
+		return -1;
+	if (self->closed || !self->poller) {
+		gpy_raise_closed();
+		return -1;
+	}
+	return gpy_timeout_check(*ns);
+}
+
 void
 gpy_selector_begin_report(SelectorObject *self)
 {
@@ -641,11 +653,7 @@ Selector_select(SelectorObject *self, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:select", kwlist,
 	                                 &timeout_obj))
 		return NULL;
-	if (gpy_timeout_to_ns(timeout_obj, &timeout_ns) < 0)
-		return NULL;
-	if (self->closed || !self->poller)
-		return gpy_raise_closed();
-	if (gpy_timeout_check(timeout_ns) < 0)
+	if (gpy_selector_wait_timeout(self, timeout_obj, &timeout_ns) < 0)
 		return NULL;
 	if (!(list = PyList_New(0)))
 		return NULL;

@@ -57,7 +57,12 @@ typedef struct SelectorObject {
 
 extern PyType_Spec gpy_selector_spec;
 
-/* For the bridge.  Starts a select() call's report (a new stamp). */
+/* For the bridge.  A wait's timeout argument to nanoseconds (-1 forever,
+ * 0 poll) in EpollSelector.select()'s order: the conversion's errors, then
+ * a closed selector (ValueError), then a timeout too large
+ * (OverflowError). */
+int gpy_selector_wait_timeout(SelectorObject *self, PyObject *obj, int64_t *ns);
+/* Starts a select() call's report (a new stamp). */
 void gpy_selector_begin_report(SelectorObject *self);
 /* Appends the events of evs[0..n) as (key, events) pairs to list; returns
  * the number of records other than a notification, or -1. */
