@@ -282,41 +282,11 @@ kq_bits(const struct kevent *e)
 	return bits;
 }
 
+/* Turns n kevents of s->evs into raw records after the k made so far in
+ * this wait (the same stamp), and returns the new count.  Lock held. */
 static int
-kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
+kq_merge(gp_poller *p, struct kq_state *s, int n, int k, int *woken)
 {
-	struct kq_state *s = p->be;
-	struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
-	int n, k = 0;
-
-	if (kmax > p->raw_cap)
-		kmax = p->raw_cap;
-	if (tsp && ts.tv_sec > KQ_MAX_TIMEOUT_SEC)
-		ts.tv_sec = KQ_MAX_TIMEOUT_SEC;
-	n = kevent(s->kq, NULL, 0, s->evs, kmax, tsp);
-	if (n < 0)
-		return gp__errno_code(errno);
-	if (n == 0)
-		return 0;
-#ifdef HAVE_LIBKQUEUE
-	/* libkqueue hands out at most KQ_LIBKQUEUE_MAX events a call: a
-	 * full batch may hide more, so take them too, without waiting. */
-	for (int got = n; got == KQ_LIBKQUEUE_MAX && n < kmax; n += got) {
-		static const struct timespec zero = {0, 0};
-		got = kevent(s->kq, NULL, 0, s->evs + n, kmax - n, &zero);
-		if (got < 0)
-			got = 0; /* what we have is still good */
-	}
-#endif
-
-	/* The table tells which records are stale, which belong together
-	 * and which registrations are oneshot: read it under the lock. */
-	pthread_mutex_lock(&p->lock);
-	if (++s->stamp == 0) {
-		for (uint32_t i = 0; i < s->nslots; i++)
-			s->slots[i].seen = 0;
-		s->stamp = 1;
-	}
 	for (int i = 0; i < n; i++) {
 		const struct kevent *e = &s->evs[i];
 		uint64_t token = kq_token(e);
@@ -350,6 +320,67 @@ kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		p->raw[k].token = token;
 		p->raw[k].events = kq_bits(e);
 		k++;
+	}
+	return k;
+}
+
+/* Whether a kevent() call asked for `want` events may have left more. */
+static int
+kq_full(int got, int want)
+{
+#ifdef HAVE_LIBKQUEUE
+	/* libkqueue hands out at most KQ_LIBKQUEUE_MAX events a call. */
+	if (got == KQ_LIBKQUEUE_MAX)
+		return 1;
+#endif
+	return got == want;
+}
+
+static int
+kq_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
+{
+	static const struct timespec zero = {0, 0};
+	struct kq_state *s = p->be;
+	struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
+	int n, k, want;
+
+	if (kmax > p->raw_cap)
+		kmax = p->raw_cap;
+	if (tsp && ts.tv_sec > KQ_MAX_TIMEOUT_SEC)
+		ts.tv_sec = KQ_MAX_TIMEOUT_SEC;
+	n = kevent(s->kq, NULL, 0, s->evs, kmax, tsp);
+	if (n < 0)
+		return gp__errno_code(errno);
+	if (n == 0)
+		return 0;
+
+	/* The table tells which records are stale, which belong together
+	 * and which registrations are oneshot: read it under the lock. */
+	pthread_mutex_lock(&p->lock);
+	if (++s->stamp == 0) {
+		for (uint32_t i = 0; i < s->nslots; i++)
+			s->slots[i].seen = 0;
+		s->stamp = 1;
+	}
+	k = kq_merge(p, s, n, 0, woken);
+	/* The two knotes of a registration make one record, so a full batch
+	 * can make fewer than kmax records while more are ready: take more,
+	 * without waiting, at most one kevent per free record (none is
+	 * dropped, which matters for EV_CLEAR and EV_DISPATCH), until a
+	 * batch is short or brings nothing new.  Under the lock, as in
+	 * kq_ctl, so that the table cannot change between batches. */
+	for (want = kmax; kq_full(n, want) && k < kmax;) {
+		int k0 = k;
+
+		want = kmax - k;
+		do
+			n = kevent(s->kq, NULL, 0, s->evs, want, &zero);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			break; /* what we have is still good */
+		k = kq_merge(p, s, n, k, woken);
+		if (k == k0)
+			break; /* only registrations already recorded */
 	}
 	pthread_mutex_unlock(&p->lock);
 	return k;

@@ -85,6 +85,13 @@ def many_pairs():
 
 
 def test_select_returns_every_ready_registration(selector, many_pairs):
+    if getattr(selector, "backend", None) == "kqueue" and sys.platform == "linux":
+        pytest.xfail(
+            "libkqueue (kqueue on Linux) asks epoll for as many events as there "
+            "are kevent slots and drops those without a slot when a descriptor "
+            "watched for both read and write needs two: the same descriptors "
+            "miss every select() (its linux_kevent_copyout)"
+        )
     ends = [s for pair in many_pairs for s in pair]
     for s in ends:
         selector.register(s, W)
