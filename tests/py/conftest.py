@@ -15,6 +15,7 @@ GUESTPOLL_TEST_TIMEOUT=<seconds>
 import faulthandler
 import os
 import selectors
+import signal
 import socket
 import sys
 
@@ -78,6 +79,16 @@ def selector_backend(sel):
     if name is None:
         name = os.environ.get("GUESTPOLL_BACKEND") or "epoll"
     return name
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler, which asyncio.Runner only replaces if
+    it is installed (a background job may have inherited SIG_IGN), put
+    back as it was afterwards."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 @pytest.fixture

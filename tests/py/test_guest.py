@@ -1168,9 +1168,9 @@ def test_sigalrm_via_add_signal_handler(wakeup_fd_guard):
     reason="Python 3.10's asyncio.run() has no SIGINT handling (asyncio.Runner is 3.11+)",
 )
 @pytest.mark.parametrize("sender", ["host", "foreign-thread"])
-def test_sigint_cancels_main_task_and_raises_keyboardinterrupt(wakeup_fd_guard, sender):
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT does not have Python's default handler here")
+def test_sigint_cancels_main_task_and_raises_keyboardinterrupt(
+    wakeup_fd_guard, default_sigint, sender
+):
     log = []
 
     async def main():

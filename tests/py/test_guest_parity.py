@@ -21,15 +21,6 @@ from hosts import QueueHost, guestpoll
 HANG_GUARD = 30.0
 
 
-@pytest.fixture
-def default_sigint():
-    """Python's own SIGINT handler, which asyncio.Runner only replaces if
-    it is installed (a background job may have inherited SIG_IGN)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, old)
-
-
 # ------------------------------------------------------ item 6: what runs
 
 
