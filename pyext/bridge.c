@@ -109,27 +109,11 @@ gpy_bridge_clear(SelectorObject *self)
 static atomic_int shutting_down;
 static atomic_int attaching;
 
-/* A child of fork() has none of its parent's waiter threads, and Python
- * deleted their thread states: a state made before the last fork is
- * forgotten, never used nor deleted. */
-static atomic_ulong fork_generation;
-
 PyObject *
 gpy_bridge_after_fork(PyObject *module, PyObject *unused)
 {
 	atomic_store(&attaching, 0); /* those threads are not in the child */
-	atomic_fetch_add(&fork_generation, 1);
 	Py_RETURN_NONE;
-}
-
-/* The waiter thread's state, if it is one made in this process. */
-static PyThreadState *
-waiter_ts(SelectorObject *self)
-{
-	if (self->bridge.waiter_ts &&
-	    self->bridge.ts_generation != atomic_load(&fork_generation))
-		self->bridge.waiter_ts = NULL;
-	return self->bridge.waiter_ts;
 }
 
 PyObject *
@@ -146,30 +130,26 @@ gpy_bridge_at_exit(PyObject *module, PyObject *unused)
 }
 
 /* Runs on libguestpoll's waiter thread when a split wait finished: takes
- * the GIL with the thread's own thread state (made once) and calls the
- * ready callable. */
+ * the GIL and calls the ready callable.  The thread state is made and
+ * deleted here, on this thread, each time (PyGILState).  Keeping one for
+ * the thread's life would mean deleting it from another thread once the
+ * waiter is joined, and CPython 3.12 then unbinds the *deleting* thread's
+ * own PyGILState state: its next PyGILState_Ensure() (which tracemalloc's
+ * allocator hook calls with the GIL held) makes a second state and waits
+ * for the GIL it holds itself. */
 static void
 on_ready(void *arg)
 {
 	SelectorObject *self = arg;
 	PyObject *fn, *res;
+	PyGILState_STATE g;
 
 	atomic_fetch_add(&attaching, 1);
 	if (atomic_load(&shutting_down) || gpy_interpreter_finalizing()) {
 		atomic_fetch_sub(&attaching, 1);
 		return;
 	}
-	if (!waiter_ts(self)) {
-		/* Only this thread writes it; the owner reads it once the
-		 * thread is joined. */
-		self->bridge.ts_generation = atomic_load(&fork_generation);
-		self->bridge.waiter_ts = PyThreadState_New(self->bridge.interp);
-		if (!self->bridge.waiter_ts) {
-			atomic_fetch_sub(&attaching, 1);
-			return;
-		}
-	}
-	PyEval_RestoreThread(self->bridge.waiter_ts);
+	g = PyGILState_Ensure();
 	/* No callable: the wait was cancelled (_wait_cancel, close). */
 	if (!self->closed && (fn = self->bridge.ready_callable)) {
 		self->bridge.ready_callable = NULL;
@@ -177,31 +157,12 @@ on_ready(void *arg)
 		if (!res)
 			PyErr_WriteUnraisable(fn);
 		Py_XDECREF(res);
-		Py_DECREF(
-		        fn); /* may free the selector (gpy_bridge_free_later) */
+		/* may free the selector (gpy_bridge_free_later) */
+		Py_DECREF(fn);
 	}
-	PyEval_SaveThread();
+	PyGILState_Release(g);
 	atomic_fetch_sub(&attaching, 1);
 }
-
-/* After the poller is freed (its waiter thread joined): the thread's
- * Python thread state goes too.  GIL held. */
-void
-gpy_bridge_release(SelectorObject *self)
-{
-	PyThreadState *ts = waiter_ts(self);
-
-	if (!ts || ts == PyThreadState_Get())
-		return; /* never made, or (freed from inside a callback) ours */
-	self->bridge.waiter_ts = NULL;
-	/* Once finalization has begun, the interpreter has deleted every
-	 * thread state but the finalizing thread's, ours included. */
-	if (gpy_interpreter_finalizing())
-		return;
-	PyThreadState_Clear(ts);
-	PyThreadState_Delete(ts);
-}
-
 PyObject *
 gpy_bridge_wait_start(SelectorObject *self, PyObject *args)
 {
@@ -223,7 +184,6 @@ gpy_bridge_wait_start(SelectorObject *self, PyObject *args)
 		return NULL;
 	}
 	Py_XSETREF(self->bridge.ready_callable, Py_NewRef(fn));
-	self->bridge.interp = PyThreadState_GetInterpreter(PyThreadState_Get());
 	rc = gp_wait_start(self->poller, timeout_ns, on_ready, self);
 	if (rc < 0) {
 		Py_CLEAR(self->bridge.ready_callable);
@@ -307,49 +267,25 @@ gpy_bridge_get_wstate(SelectorObject *self, void *closure)
 	return PyLong_FromLong(wait_state(self));
 }
 
-/* A poller (and its waiter's thread state) whose selector was freed from
- * inside its own ready callback. */
-struct free_later {
-	gp_poller *poller;
-	PyThreadState *ts;
-	unsigned long ts_generation;
-};
-
+/* A poller whose selector was freed from inside its own ready callback:
+ * freed from the main thread's pending calls (gp_poller_free refuses to
+ * run on the waiter thread, which it would have to join). */
 static int
 free_later_run(void *arg)
 {
-	struct free_later *fl = arg;
-	int rc;
-
-	Py_BEGIN_ALLOW_THREADS
-	rc = gp_poller_free(fl->poller); /* joins the waiter thread */
+	Py_BEGIN_ALLOW_THREADS(void)
+	gp_poller_free(arg); /* joins the waiter thread */
 	Py_END_ALLOW_THREADS
-	if (rc == 0 && fl->ts &&
-	    fl->ts_generation == atomic_load(&fork_generation) &&
-	    !gpy_interpreter_finalizing()) {
-		PyThreadState_Clear(fl->ts);
-		PyThreadState_Delete(fl->ts);
-	}
-	PyMem_RawFree(fl);
 	return 0;
 }
 
 void
 gpy_bridge_free_later(SelectorObject *self, gp_poller *p)
 {
-	struct free_later *fl = PyMem_RawMalloc(sizeof *fl);
-
-	if (!fl)
-		return; /* the poller leaks rather than freeing under its thread
-		         */
-	fl->poller = p;
-	fl->ts = waiter_ts(self);
-	fl->ts_generation = self->bridge.ts_generation;
-	self->bridge.waiter_ts = NULL;
-	if (Py_AddPendingCall(free_later_run, fl) < 0) {
-		self->bridge.waiter_ts = fl->ts;
-		PyMem_RawFree(fl);
-	}
+	(void)self;
+	/* If the call cannot be queued, the poller leaks rather than being
+	 * freed under its own thread. */
+	(void)Py_AddPendingCall(free_later_run, p);
 }
 
 static int

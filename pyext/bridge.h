@@ -20,13 +20,7 @@ struct gpy_bridge {
 	/* The callable of the split wait in flight, until the ready callback
 	 * takes it (or _wait_cancel()/close() drop it). */
 	PyObject *ready_callable;
-	/* The waiter thread's Python thread state: made by that thread on
-	 * its first ready callback, kept for the next ones, deleted once the
-	 * poller (and with it the thread) is gone. */
-	PyThreadState *waiter_ts;
-	PyInterpreterState *interp;  /* the interpreter of the ready callable */
-	unsigned long ts_generation; /* the fork generation of waiter_ts */
-	int guest;                   /* select() never blocks */
+	int guest; /* select() never blocks */
 };
 
 /* select(), before it waits: 1 when a split wait gave the answer (in list),
@@ -39,11 +33,9 @@ void gpy_bridge_close(struct SelectorObject *self);
 int gpy_bridge_traverse(struct SelectorObject *self, visitproc visit,
                         void *arg);
 void gpy_bridge_clear(struct SelectorObject *self);
-/* After the poller (and its waiter thread) is gone. */
-void gpy_bridge_release(struct SelectorObject *self);
 /* gp_poller_free() refused (GP_EBUSY): the selector is being freed from
  * inside its own ready callback, on the waiter thread.  Frees the poller
- * (and the waiter's thread state) later, from the main thread. */
+ * later, from the main thread. */
 void gpy_bridge_free_later(struct SelectorObject *self, gp_poller *p);
 /* Module init: registers the atexit hook. */
 int gpy_bridge_module_exec(PyObject *m);

@@ -165,8 +165,6 @@ gpy_selector_release_poller(SelectorObject *self)
 	Py_END_ALLOW_THREADS
 	if (rc == GP_EBUSY)
 		gpy_bridge_free_later(self, p); /* on its own waiter thread */
-	else
-		gpy_bridge_release(self);
 }
 
 static PyObject *

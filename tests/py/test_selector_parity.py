@@ -218,28 +218,38 @@ def test_map_of_closed_selector(selector_cls, socketpair):
 # ------------------------------------------------------- the bridge (C side)
 
 
-def test_waiter_thread_keeps_one_thread_state(guestpoll):
-    """The ready callbacks of one selector's waiter thread run in one Python
-    thread state: a threading.local set in one is there in the next."""
-    sel = guestpoll.Selector()
-    local = threading.local()
-    seen = []
-    done = threading.Event()
-
-    def ready():
-        seen.append(getattr(local, "mark", None))
-        local.mark = len(seen)
-        done.set()
-
-    try:
-        for _ in range(3):
-            done.clear()
-            sel._wait_start(0, ready)
+def test_waiter_thread_states_leave_the_owner_alone(guestpoll):
+    """The waiter thread's Python thread state lives and dies on that
+    thread.  One deleted from the owner's thread after the waiter is joined
+    (as guestpoll did for a while) makes CPython 3.12 unbind the owner's own
+    PyGILState state; tracemalloc's allocator hook then deadlocks the owner
+    at its next raw allocation (threading.Lock()).  In a child process, so
+    that a deadlock is a failed test, not a hung suite."""
+    site = os.path.dirname(os.path.dirname(guestpoll.__file__))
+    prog = textwrap.dedent(
+        f"""
+        import sys, threading, tracemalloc
+        sys.path.insert(0, {site!r})
+        import guestpoll
+        tracemalloc.start()
+        for i in range(50):
+            sel = guestpoll.Selector()
+            done = threading.Event()
+            sel._wait_start(0, done.set)
             assert done.wait(30)
             sel.select(0)
-    finally:
-        sel.close()
-    assert seen == [None, 1, 2]
+            sel.close()  # joins the waiter thread
+            threading.Lock()  # a raw allocation with the GIL held
+        print("ok")
+        """
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", prog], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the child deadlocked (no answer in 60 s)")
+    assert proc.stdout == "ok\n", proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="Py_mod_multiple_interpreters is 3.12+")
