@@ -1,7 +1,7 @@
 /* bridge.c - the split-wait bridge of guest mode.  _wait_start() hands
  * the Selector's kernel wait to libguestpoll's waiter thread, whose ready
- * callback takes the GIL (with one Python thread state per waiter thread,
- * kept) and calls a Python callable; the next select() then collects that
+ * callback takes the GIL (PyGILState, on that thread) and calls a Python
+ * callable; the next select() then collects that
  * wait's events instead of waiting again.  _call_on_main() hands a call
  * to the main interpreter's pending calls, which is why the module does
  * not support subinterpreters.
