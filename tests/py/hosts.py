@@ -19,6 +19,7 @@ with ``token.run_sync_soon`` as the thread-safe scheduler, and waits for it.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import os
@@ -45,6 +46,18 @@ class HostError(AssertionError):
     """The guest misused the host API (wrong thread, done twice, ...)."""
 
 
+class LoopRecorder:
+    """A loop_factory that remembers the loops it made (``.loops``)."""
+
+    def __init__(self) -> None:
+        self.loops: list = []
+
+    def __call__(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.SelectorEventLoop()
+        self.loops.append(loop)
+        return loop
+
+
 class QueueHost:
     """A host loop: a queue of callables and a heap of host timers."""
 
@@ -67,12 +80,22 @@ class QueueHost:
         # Callbacks queued through each of the two scheduling hooks.
         self.threadsafe_calls = 0
         self.not_threadsafe_calls = 0
+        # Once set (refuse_wakeups()), the thread-safe hook raises, as a
+        # host whose loop has ended does (Trio's RunFinishedError).
+        self.refusing = False
 
     # ---- the API handed to start_guest_run -----------------------------
 
     def run_sync_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        if self.refusing:
+            raise RuntimeError("host loop is closed")
         self.threadsafe_calls += 1
         self._q.put(fn)
+
+    def refuse_wakeups(self) -> None:
+        """The host's loop ends: from now on run_sync_soon_threadsafe
+        raises RuntimeError("host loop is closed")."""
+        self.refusing = True
 
     def run_sync_soon_not_threadsafe(self, fn: Callable[[], object]) -> None:
         if self.thread_id is not None and threading.get_ident() != self.thread_id:

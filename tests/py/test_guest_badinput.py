@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 import hosts
-from hosts import QueueHost, guestpoll
+from hosts import LoopRecorder, QueueHost, guestpoll
 
 
 @contextlib.contextmanager
@@ -55,17 +55,6 @@ def _no_stray_loop_state():
     stray = hosts.clear_stray_running_loop()
     assert stray is None, f"a running loop was left behind: {stray!r}"
 
-
-class Recorder:
-    """loop_factory that remembers the loops it made."""
-
-    def __init__(self) -> None:
-        self.loops: list = []
-
-    def __call__(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.SelectorEventLoop()
-        self.loops.append(loop)
-        return loop
 
 
 # ------------------------------------------------------ not a coroutine
@@ -153,7 +142,7 @@ def test_host_refuses_first_tick(which, exc_type):
     start_guest_run: that error is raised to the caller, there is no run
     (no done_callback, no abandonment warning, nothing logged), and
     everything is torn down."""
-    factory = Recorder()
+    factory = LoopRecorder()
     exc = exc_type("no ticks")
     done: list = []
     started = []
@@ -191,7 +180,7 @@ def test_host_refuses_a_later_tick(nth, caplog, monkeypatch):
     # One loop iteration per tick, so that the ten sleep(0) below ask the
     # host for ten ticks (by default they would share one).
     monkeypatch.setattr(guestpoll._guest, "TICK_ITERATIONS", 1)
-    factory = Recorder()
+    factory = LoopRecorder()
     host = QueueHost()
     calls = [0]
     record: list = []
@@ -239,30 +228,19 @@ def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
     the waiter's wakeup is refused and logged, the run is finished on
     guestpoll's finisher thread, and the closed loop left as this thread's
     running loop is cleared when it starts its next guest run."""
-    factory = Recorder()
+    factory = LoopRecorder()
     result: dict = {}
 
     def host_thread():
         host = QueueHost()
         host.thread_id = threading.get_ident()
-        state = {"open": True}
-
-        def threadsafe(fn):
-            if not state["open"]:
-                raise RuntimeError("host loop is closed")
-            host._q.put(fn)
 
         async def main():
             await asyncio.sleep(0.2)  # a wait on the waiter thread
 
-        guestpoll.start_guest_run(
-            main(),
-            run_sync_soon_threadsafe=threadsafe,
-            done_callback=host.done_callback,
-            loop_factory=factory,
-        )
+        host.start(main(), not_threadsafe=False, loop_factory=factory)
         host.run_pending()  # the first tick: main() now sleeps
-        state["open"] = False
+        host.refuse_wakeups()
         del host
         # The wait ends; its wakeup is refused; the finisher thread
         # finishes the run (a hang guard, not a timing assumption).
@@ -303,7 +281,7 @@ def test_done_callback_raising(outcome_kind):
     """done_callback's exception reaches the host (it is the host's own
     code, called from a tick); the run is over and clean by then, and the
     next run works."""
-    factory = Recorder()
+    factory = LoopRecorder()
     host = QueueHost()
 
     class DoneBoom(Exception):

@@ -22,23 +22,12 @@ import warnings
 import pytest
 
 from hosts import guestpoll
-from hosts import QueueHost
+from hosts import LoopRecorder, QueueHost
 
 ABANDONED_MESSAGE = guestpoll._guest.ABANDONED_MESSAGE
 
 HANG_GUARD = 30.0
 
-
-class Recorder:
-    """A loop factory that remembers the loops it made."""
-
-    def __init__(self):
-        self.loops = []
-
-    def __call__(self):
-        loop = asyncio.SelectorEventLoop()
-        self.loops.append(loop)
-        return loop
 
 
 def guest_that_records(record, in_wait, *, idle=False):
@@ -117,7 +106,7 @@ def test_worker_host_refuses_wakeup_and_never_calls_again(log):
     """Item 1: the host (a worker thread) stops; its threadsafe hook
     raises from then on; the thread stays alive and never calls into
     guestpoll again.  The run is finished anyway, elsewhere."""
-    factory = Recorder()
+    factory = LoopRecorder()
     record: list = []
     in_wait = threading.Event()
     release = threading.Event()
@@ -127,22 +116,10 @@ def test_worker_host_refuses_wakeup_and_never_calls_again(log):
         try:
             host = QueueHost()
             host.thread_id = threading.get_ident()
-            state = {"open": True}
-
-            def threadsafe(fn):
-                if not state["open"]:
-                    raise RuntimeError("host loop is closed")
-                host._q.put(fn)
-
-            guestpoll.start_guest_run(
-                guest_that_records(record, in_wait),
-                run_sync_soon_threadsafe=threadsafe,
-                done_callback=host.done_callback,
-                loop_factory=factory,
-            )
+            host.start(guest_that_records(record, in_wait), not_threadsafe=False, loop_factory=factory)
             while not in_wait.is_set():
                 host._q.get(timeout=HANG_GUARD)()
-            state["open"] = False
+            host.refuse_wakeups()
             release.wait(HANG_GUARD)  # alive, and never back in guestpoll
         except BaseException as exc:
             errors.append(exc)
@@ -168,7 +145,7 @@ def test_host_thread_exits_while_its_guest_runs(idle, log):
     guest waits for something that never comes, which no tick can notice.
     The thread's exit is noticed; the run is finished; nothing is left
     for the garbage collector to tear apart."""
-    factory = Recorder()
+    factory = LoopRecorder()
     record: list = []
     in_wait = threading.Event()
     errors: list = []
@@ -205,7 +182,7 @@ def test_host_gone_finishes_an_idle_run_at_once(thread):
     says it is gone; the run is finished right there and its outcome
     returned; the thread has no running loop left, asyncio.run works on
     it, and ticks the host still held do nothing."""
-    factory = Recorder()
+    factory = LoopRecorder()
     result: dict = {}
 
     def body():
