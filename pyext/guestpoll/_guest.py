@@ -48,13 +48,13 @@ import threading
 import traceback
 import warnings
 import weakref
-from asyncio import base_events, constants, events, exceptions
+from asyncio import base_events, constants, coroutines, events, exceptions
 from asyncio import futures, selector_events, tasks
 from typing import Any, Callable, Coroutine, Generator, Optional
 
 import outcome
 
-from . import Selector, _abandon, _runner
+from . import Selector, _abandon, _runner, _watchdog
 from ._guestpoll import _call_on_main
 from ._trio import _TrioSoon, _trio_soon
 
@@ -831,6 +831,9 @@ class _GuestRun:
 
     def _finish(self, result: outcome.Outcome) -> None:
         self._state = RunState.FINISHED
+        first_wakeup = self.__dict__.pop("_first_wakeup", None)  # _watchdog
+        if first_wakeup is not None:
+            first_wakeup.close()
         _abandon._live_runs.discard(self)
         ref, self._watch = self._watch, None
         watch = ref() if ref is not None else None
@@ -943,9 +946,28 @@ class _GuestRun:
             logger.exception("guestpoll: finishing an abandoned guest run failed")
 
 
+def _call_main(main: Any, args: tuple[Any, ...]) -> Any:
+    """start_guest_run's first arguments: a coroutine (aioguest's form) or
+    an async function and its arguments (Trio's and CPython's proposed
+    ``asyncio.start_guest_run(async_fn, *args)``): what to run."""
+    if args:
+        if not callable(main):
+            if coroutines.iscoroutine(main):
+                main.close()
+            raise TypeError(
+                f"start_guest_run() got positional arguments {args!r} for {main!r}, "
+                "which is not callable: pass an async function and its arguments, "
+                "or a coroutine alone"
+            )
+        return main(*args)
+    if callable(main) and not coroutines.iscoroutine(main) and not hasattr(main, "__await__"):
+        return main()
+    return main
+
+
 def start_guest_run(
-    coro: Coroutine[Any, Any, Any],
-    *,
+    coro: Any,
+    *args: Any,
     run_sync_soon_threadsafe: Callable[[Callable[[], None]], object],
     done_callback: Callable[[outcome.Outcome], object],
     run_sync_soon_not_threadsafe: Optional[Callable[[Callable[[], None]], object]] = None,
@@ -953,6 +975,10 @@ def start_guest_run(
     loop_factory: Optional[Callable[[], Any]] = None,
 ) -> Optional[tasks.Task]:
     """Start ``asyncio.run(coro)`` as a guest of the running host loop.
+
+    *coro* is a coroutine (aioguest's form), or an async function called
+    with *args* (the form of Trio's ``start_guest_run`` and of CPython's
+    proposed ``asyncio.start_guest_run(async_fn, *args, ...)``).
 
     The host provides *run_sync_soon_threadsafe(fn)*, which must arrange for
     ``fn()`` to be called soon on the host thread and may be called from any
@@ -986,7 +1012,7 @@ def start_guest_run(
     run synchronously on the host thread and logs the outcome to the
     ``guestpoll`` logger instead of calling *done_callback*.
     """
-    coro = _runner.accept_main(coro)
+    coro = _runner.accept_main(_call_main(coro, args))
     if _abandon._stale_running:
         _abandon._clear_stale_running_loop()
     if events._get_running_loop() is not None:
@@ -998,6 +1024,8 @@ def start_guest_run(
         soon = _trio_soon(run_sync_soon_threadsafe) or run_sync_soon_threadsafe
     handle = _TickHandle(run, run_sync_soon_threadsafe, soon, done_callback)
     run._handle_ref = weakref.ref(handle)
+    # Warns if the first tick handed over from the waiter thread never runs.
+    handle.threadsafe = run._first_wakeup = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
     try:
         run.start(coro, debug, loop_factory, handle)
     finally:

@@ -1,0 +1,115 @@
+"""Trap detection: a host that never runs the guest's ticks.
+
+The first time a run hands a tick to its host from another thread
+(libguestpoll's waiter thread, through run_sync_soon_threadsafe), a
+watcher thread waits FIRST_WAKEUP_TIMEOUT seconds for that tick to start.
+If it does not, the host's run_sync_soon_threadsafe most likely does
+nothing when called off the host thread -- the classic case is
+``QTimer.singleShot(0, fn)``, whose timer belongs to the calling thread,
+which has no Qt event loop, so it never fires -- and the run would hang
+without a word: the watcher warns (RuntimeWarning) and names the cause.
+Once that first tick ran, the plain callable is put back: later
+wake-ups cost nothing extra, and the watcher thread is gone.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+import weakref
+from typing import Any, Callable, Optional
+
+__all__ = ["FIRST_WAKEUP_TIMEOUT", "FirstWakeup"]
+
+#: Seconds a tick handed to the host from another thread may wait for the
+#: host to start it before guestpoll warns (the run's first such tick only).
+FIRST_WAKEUP_TIMEOUT = 5.0
+
+
+def _hint(threadsafe: Callable[..., object]) -> str:
+    """The likely cause, read from what the host passed."""
+    code = getattr(getattr(threadsafe, "__func__", threadsafe), "__code__", None)
+    names = set(code.co_names) if code is not None else set()
+    module = getattr(threadsafe, "__module__", "") or ""
+    if "singleShot" in names or "QTimer" in names:
+        return (
+            "it calls QTimer.singleShot(), which, called from a thread without a Qt event "
+            "loop (libguestpoll's waiter thread), starts a timer that never fires; use "
+            "guestpoll.qt, or post an event to a QObject of the GUI thread"
+        )
+    if module.startswith(("PySide", "PyQt", "shiboken")):
+        return "a Qt call from a thread without a Qt event loop does not reach the GUI thread; use guestpoll.qt"
+    return (
+        "run_sync_soon_threadsafe must make the host thread run fn() soon when called "
+        "from any thread; the ready-made hosts are guestpoll.qt, guestpoll.tk, "
+        "guestpoll.glib, guestpoll.trio and guestpoll.hosts"
+    )
+
+
+class FirstWakeup:
+    """Stands in for a run's run_sync_soon_threadsafe (``handle.threadsafe``)
+    until the first tick it hands over from another thread has started.
+    It refers to the run and to the tick handle only weakly: the host's
+    hold on the handle is what keeps a run alive (see _guest)."""
+
+    __slots__ = ("_handle", "_run", "_threadsafe", "_host_thread", "_cond", "_thread", "_state", "__weakref__")
+
+    def __init__(self, run: Any, handle: Any, threadsafe: Callable[[Callable[[], None]], object]) -> None:
+        self._run = weakref.ref(run)
+        self._handle = weakref.ref(handle)
+        self._threadsafe = threadsafe
+        self._host_thread = threading.get_ident()
+        self._cond = threading.Condition(threading.Lock())
+        self._thread: Optional[threading.Thread] = None
+        self._state = 0  # 0 not armed, 1 armed, 2 ran or closed
+
+    def __call__(self, fn: Callable[[], None]) -> object:
+        if self._state or threading.get_ident() == self._host_thread:
+            return self._threadsafe(fn)
+        self._state = 1
+        thread = threading.Thread(target=self._watch, name="guestpoll: first wake-up watch", daemon=True)
+        self._thread = thread
+        thread.start()
+        try:
+            return self._threadsafe(functools.partial(self._ran, fn))
+        except BaseException:
+            self.close()
+            raise
+
+    def _ran(self, fn: Callable[[], None]) -> None:
+        handle = self._handle()
+        if handle is not None and handle.threadsafe is self:
+            handle.threadsafe = self._threadsafe
+        del handle
+        self.close()
+        fn()
+
+    def close(self) -> None:
+        """The tick ran, or the run is over: end the watch."""
+        with self._cond:
+            self._state = 2
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _watch(self) -> None:
+        from . import _watchdog  # the constant, as a test may have set it
+
+        with self._cond:
+            self._cond.wait_for(lambda: self._state == 2, _watchdog.FIRST_WAKEUP_TIMEOUT)
+            if self._state == 2:
+                return
+        run = self._run()
+        if run is None or run._finished:
+            return
+        del run
+        warnings.warn(
+            f"the asyncio guest run's host has not run the tick handed to it "
+            f"{_watchdog.FIRST_WAKEUP_TIMEOUT:g} s ago from libguestpoll's waiter thread: "
+            f"the run is stuck.  Likely cause: {_hint(self._threadsafe)}"
+            " (or the host thread is blocked)",
+            RuntimeWarning,
+            stacklevel=1,
+        )

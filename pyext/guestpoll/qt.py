@@ -1,0 +1,161 @@
+"""asyncio inside a Qt application (PySide6 or PyQt6), in one call.
+
+::
+
+    app = QApplication(sys.argv)
+    window = MyWindow()            # slots decorated with @guestpoll.qt.asyncslot
+    window.show()
+    guestpoll.qt.run()             # app.exec() with asyncio running inside it
+
+The binding is the one already imported (PySide6 first), else the one the
+``QT_API`` environment variable names (``pyside6`` or ``pyqt6``), else
+PySide6 if it imports, else PyQt6.
+
+The wake-up from libguestpoll's waiter thread posts a custom ``QEvent`` to
+a ``QObject`` living in the GUI thread (``QCoreApplication.postEvent`` is
+thread-safe from any thread, also threads Qt did not create); its
+``customEvent`` runs the queued callables.  That is the GUI thread's own
+event queue, so a modal dialog's nested loop (``QDialog.exec()``,
+``QMessageBox``) runs asyncio too.  (``QTimer.singleShot`` would not do:
+called from a thread without a Qt event loop, its timer never fires.)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import traceback
+from typing import Any, Callable, Optional
+
+from . import hosts
+from .hosts import GuestRun, async_handler, call_on_host, current_run
+
+__all__ = ["QtHost", "run", "start", "asyncslot", "modal", "current_run", "API"]
+
+
+def _binding() -> str:
+    for name in ("PySide6", "PyQt6"):
+        if name in sys.modules:
+            return name
+    wanted = os.environ.get("QT_API", "").lower()
+    order = ["PyQt6", "PySide6"] if wanted == "pyqt6" else ["PySide6", "PyQt6"]
+    for name in order:
+        try:
+            __import__(name + ".QtCore")
+        except ImportError:
+            continue
+        return name
+    raise ImportError("guestpoll.qt needs PySide6 or PyQt6 (pip install PySide6-Essentials)")
+
+
+#: The Qt binding in use: "PySide6" or "PyQt6".
+API = _binding()
+if API == "PySide6":
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+else:
+    from PyQt6.QtCore import QCoreApplication, QEvent, QObject  # type: ignore[no-redef]
+
+_EVENT_TYPE = QEvent.Type(QEvent.registerEventType())
+
+
+class QtHost(QObject, hosts.Host):  # type: ignore[misc]
+    """A :class:`guestpoll.hosts.Host` for the Qt event loop of the thread
+    that makes it (the GUI thread): a queue of callables and a custom event
+    posted to this object to drain it."""
+
+    def __init__(self) -> None:
+        QObject.__init__(self)
+        hosts.Host.__init__(self)
+        self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        #: BaseExceptions (KeyboardInterrupt, SystemExit) a callable raised;
+        #: run() raises the first once the Qt loop has returned.
+        self.errors: list[BaseException] = []
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        self._todo.put(fn)
+        # Thread-safe; Qt owns (and deletes) the event once posted.
+        QCoreApplication.postEvent(self, QEvent(_EVENT_TYPE))
+
+    def customEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Runs what is queued so far (one event per callable, so a later
+        event may find nothing left).  An exception never reaches Qt (PyQt6
+        would abort): an Exception is printed, a KeyboardInterrupt or
+        SystemExit ends the Qt loop and is raised by run()."""
+        while True:
+            try:
+                fn = self._todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.dispatch(fn)
+            except Exception:
+                traceback.print_exc()
+            except BaseException as exc:
+                self.errors.append(exc)
+                QCoreApplication.exit(1)
+
+
+def start(main: Any = None, *args: Any, debug: Optional[bool] = None) -> GuestRun:
+    """Starts ``asyncio.run(main(*args))`` (or, with *main* None, a run that
+    lasts as long as the Qt loop) inside the Qt event loop of this (the GUI)
+    thread; returns the :class:`~guestpoll.hosts.GuestRun`.  The run is
+    closed when the application is about to quit (``aboutToQuit``)."""
+    app = QCoreApplication.instance()
+    if app is None:
+        raise RuntimeError("guestpoll.qt: create the QApplication first")
+    guest = hosts.start(main, *args, host=QtHost(), debug=debug)
+    if not guest.done:
+        app.aboutToQuit.connect(guest.close)
+        guest.add_done_callback(lambda _: _disconnect(app.aboutToQuit, guest.close))
+    return guest
+
+
+def _disconnect(signal: Any, slot: Callable[..., Any]) -> None:
+    try:
+        signal.disconnect(slot)
+    except (RuntimeError, TypeError):
+        pass
+
+
+def run(main: Any = None, *args: Any, debug: Optional[bool] = None) -> Any:
+    """Runs the application's event loop (``app.exec()``) with
+    ``asyncio.run(main(*args))`` inside it, and returns main's result.
+
+    When *main* returns, the Qt loop is quit; when the Qt loop ends first
+    (the last window closed, ``app.quit()``), the run is ended: its tasks
+    are cancelled, and main's outcome is returned or raised (a
+    CancelledError unless main handles it).  With *main* None, asyncio runs
+    until the Qt loop ends (tasks come from :func:`asyncslot` and
+    :meth:`GuestRun.spawn`) and None is returned."""
+    app = QCoreApplication.instance()
+    if app is None:
+        raise RuntimeError("guestpoll.qt.run(): create the QApplication first")
+    guest = start(main, *args, debug=debug)
+    host = guest.host
+    assert isinstance(host, QtHost)
+    guest.add_done_callback(lambda _: app.exit(0))
+    try:
+        if not guest.done:
+            app.exec()
+    finally:
+        guest.close()
+    if host.errors:
+        raise host.errors[0]
+    return guest.result()
+
+
+def asyncslot(async_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for slots that are coroutines: connect the decorated
+    function or method to a signal, and each emission starts it as a task
+    of the running guest (arguments the signal carries and the function
+    does not take, such as ``clicked``'s *checked*, are dropped).
+    Returns the task."""
+    return async_handler(async_fn)
+
+
+#: ``await guestpoll.qt.modal(dialog.exec)``: runs a modal dialog (or any
+#: blocking call) from asyncio code and returns its result; asyncio keeps
+#: running in the dialog's nested event loop.  See
+#: :func:`guestpoll.hosts.call_on_host`.
+modal = call_on_host
