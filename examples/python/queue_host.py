@@ -5,16 +5,16 @@ Run:  python3 examples/python/queue_host.py
 
 The host keeps doing its own work (here: a heartbeat every 50 ms) while
 asyncio, running as a guest in the same thread, serves an echo over a local
-socket and sleeps on timers.  Both print what they do.
+socket and sleeps on timers.  Both print what they do.  guestpoll.hosts
+gives the queue and the run object; the loop is the host's own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import time
 
-import guestpoll
+import guestpoll.hosts
 
 
 async def guest_main() -> str:
@@ -42,41 +42,26 @@ async def guest_main() -> str:
 
 
 def main() -> None:
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    outcome_box: list = []
-
-    def done(result) -> None:  # called on the host thread at the end
-        outcome_box.append(result)
-
-    task = guestpoll.start_guest_run(
-        guest_main(),
-        run_sync_soon_threadsafe=todo.put,  # any thread may queue work
-        done_callback=done,
-    )
+    # No host given: guestpoll.hosts makes a CallbackQueue, a thread-safe
+    # queue of callables this loop drains (a game loop would call
+    # run.host.run_pending() once a frame instead of waiting).
+    run = guestpoll.hosts.start(guest_main)
 
     # The host loop: run queued callables, and do host work on a timer.
+    # Leaving the `with` early (an error, Ctrl-C) ends the guest run too.
     next_beat = time.monotonic()
     beats = 0
-    try:
-        while not outcome_box:
+    with run:
+        while not run.done:
             now = time.monotonic()
             if now >= next_beat:
                 beats += 1
                 print(f"host: heartbeat {beats}")
                 next_beat = now + 0.05
-            try:
-                fn = todo.get(timeout=max(0.0, next_beat - time.monotonic()))
-            except queue.Empty:
-                continue
-            fn()
-    finally:
-        if not outcome_box and task is not None:
-            # The host loop is leaving early (an error, Ctrl-C): say so, and
-            # guestpoll finishes the guest run here and now.
-            print(f"host: leaving early; the guest run ended with {guestpoll.host_gone(task)!r}")
+            run.host.wait(timeout=max(0.0, next_beat - time.monotonic()))
 
-    print(f"host: the guest run ended with {outcome_box[0]!r}")
-    print(f"host: result = {outcome_box[0].unwrap()!r}, {beats} heartbeats meanwhile")
+    print(f"host: the guest run ended with {run.outcome!r}")
+    print(f"host: result = {run.result()!r}, {beats} heartbeats meanwhile")
 
 
 if __name__ == "__main__":

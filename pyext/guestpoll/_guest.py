@@ -39,6 +39,7 @@ import asyncio
 import contextvars
 import enum
 import functools
+import inspect
 import logging
 import math
 import os
@@ -831,7 +832,7 @@ class _GuestRun:
 
     def _finish(self, result: outcome.Outcome) -> None:
         self._state = RunState.FINISHED
-        first_wakeup = self.__dict__.pop("_first_wakeup", None)  # _watchdog
+        first_wakeup = self.__dict__.pop("_first_wakeup", lambda: None)()  # _watchdog
         if first_wakeup is not None:
             first_wakeup.close()
         _abandon._live_runs.discard(self)
@@ -961,7 +962,15 @@ def _call_main(main: Any, args: tuple[Any, ...]) -> Any:
             )
         return main(*args)
     if callable(main) and not coroutines.iscoroutine(main) and not hasattr(main, "__await__"):
-        return main()
+        try:
+            inspect.signature(main).bind()
+        except TypeError:
+            return main  # not callable bare: refused as asyncio.run refuses it
+        except ValueError:
+            pass  # no signature to check
+        result = main()
+        if coroutines.iscoroutine(result) or hasattr(result, "__await__"):
+            return result
     return main
 
 
@@ -1025,7 +1034,8 @@ def start_guest_run(
     handle = _TickHandle(run, run_sync_soon_threadsafe, soon, done_callback)
     run._handle_ref = weakref.ref(handle)
     # Warns if the first tick handed over from the waiter thread never runs.
-    handle.threadsafe = run._first_wakeup = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
+    handle.threadsafe = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
+    run._first_wakeup = weakref.ref(handle.threadsafe)
     try:
         run.start(coro, debug, loop_factory, handle)
     finally:

@@ -47,30 +47,71 @@ def _hint(threadsafe: Callable[..., object]) -> str:
     )
 
 
+class _Watch:
+    """The watcher thread's side: it holds neither the host's callable nor
+    the tick handle (the host's hold on those must stay the only one)."""
+
+    __slots__ = ("cond", "state", "thread", "run", "hint")
+
+    def __init__(self, run: Any, hint: str) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.state = 1  # 1 armed, 2 ran or closed
+        self.run = weakref.ref(run)
+        self.hint = hint
+        self.thread = threading.Thread(target=self.main, name="guestpoll: first wake-up watch", daemon=True)
+        self.thread.start()
+
+    def close(self, join: bool = True) -> None:
+        with self.cond:
+            self.state = 2
+            self.cond.notify_all()
+        if join and self.thread is not threading.current_thread():
+            self.thread.join()
+
+    def main(self) -> None:
+        from . import _watchdog  # the constant, as a test may have set it
+
+        timeout = _watchdog.FIRST_WAKEUP_TIMEOUT
+        with self.cond:
+            self.cond.wait_for(lambda: self.state == 2, timeout)
+            if self.state == 2:
+                return
+        run = self.run()
+        if run is None or run._finished:
+            return
+        del run
+        warnings.warn(
+            f"the asyncio guest run's host has not run the tick handed to it {timeout:g} s "
+            f"ago from libguestpoll's waiter thread: the run is stuck.  Likely cause: "
+            f"{self.hint} (or the host thread is blocked)",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+
 class FirstWakeup:
     """Stands in for a run's run_sync_soon_threadsafe (``handle.threadsafe``)
     until the first tick it hands over from another thread has started.
     It refers to the run and to the tick handle only weakly: the host's
     hold on the handle is what keeps a run alive (see _guest)."""
 
-    __slots__ = ("_handle", "_run", "_threadsafe", "_host_thread", "_cond", "_thread", "_state", "__weakref__")
+    __slots__ = ("_handle", "_run", "_threadsafe", "_host_thread", "_watch", "__weakref__")
 
     def __init__(self, run: Any, handle: Any, threadsafe: Callable[[Callable[[], None]], object]) -> None:
         self._run = weakref.ref(run)
         self._handle = weakref.ref(handle)
         self._threadsafe = threadsafe
         self._host_thread = threading.get_ident()
-        self._cond = threading.Condition(threading.Lock())
-        self._thread: Optional[threading.Thread] = None
-        self._state = 0  # 0 not armed, 1 armed, 2 ran or closed
+        self._watch: Optional[_Watch] = None
 
     def __call__(self, fn: Callable[[], None]) -> object:
-        if self._state or threading.get_ident() == self._host_thread:
+        if self._watch is not None or threading.get_ident() == self._host_thread:
             return self._threadsafe(fn)
-        self._state = 1
-        thread = threading.Thread(target=self._watch, name="guestpoll: first wake-up watch", daemon=True)
-        self._thread = thread
-        thread.start()
+        run = self._run()
+        if run is None:
+            return self._threadsafe(fn)
+        self._watch = _Watch(run, _hint(self._threadsafe))
+        del run
         try:
             return self._threadsafe(functools.partial(self._ran, fn))
         except BaseException:
@@ -87,29 +128,11 @@ class FirstWakeup:
 
     def close(self) -> None:
         """The tick ran, or the run is over: end the watch."""
-        with self._cond:
-            self._state = 2
-            self._cond.notify_all()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        watch = self._watch
+        if watch is not None:
+            watch.close()
 
-    def _watch(self) -> None:
-        from . import _watchdog  # the constant, as a test may have set it
-
-        with self._cond:
-            self._cond.wait_for(lambda: self._state == 2, _watchdog.FIRST_WAKEUP_TIMEOUT)
-            if self._state == 2:
-                return
-        run = self._run()
-        if run is None or run._finished:
-            return
-        del run
-        warnings.warn(
-            f"the asyncio guest run's host has not run the tick handed to it "
-            f"{_watchdog.FIRST_WAKEUP_TIMEOUT:g} s ago from libguestpoll's waiter thread: "
-            f"the run is stuck.  Likely cause: {_hint(self._threadsafe)}"
-            " (or the host thread is blocked)",
-            RuntimeWarning,
-            stacklevel=1,
-        )
+    def __del__(self) -> None:
+        watch = self._watch
+        if watch is not None:
+            watch.close(join=False)

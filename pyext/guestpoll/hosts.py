@@ -94,6 +94,16 @@ class Host:
     def close(self) -> None:
         """The run is over: release the host's resources."""
 
+    def after_tick(self, fn: _Callback) -> None:
+        """Runs *fn* on the host thread once the current guest tick is
+        over (called from inside one)."""
+        self._after.append(fn)
+
+    def scheduling(self) -> tuple[Callable[[_Callback], object], Optional[Callable[[_Callback], object]]]:
+        """The two callables handed to :func:`guestpoll.start_guest_run`:
+        run_sync_soon_threadsafe and run_sync_soon_not_threadsafe."""
+        return self.call_soon_threadsafe, self.call_soon
+
 
 class _FunctionHost(Host):
     """A host made of the caller's two scheduling callables."""
@@ -180,11 +190,12 @@ class GuestRun:
         self._closing = False
         if main is None:
             main = _until_closed
+        threadsafe, soon = host.scheduling()
         self.task: Optional[asyncio.Task[Any]] = start_guest_run(
             main,
             *args,
-            run_sync_soon_threadsafe=host.call_soon_threadsafe,
-            run_sync_soon_not_threadsafe=host.call_soon,
+            run_sync_soon_threadsafe=threadsafe,
+            run_sync_soon_not_threadsafe=soon,
             done_callback=self._done,
             debug=debug,
             loop_factory=loop_factory,
@@ -278,7 +289,7 @@ class GuestRun:
         if self._in_tick():
             if not self._closing:
                 self._closing = True
-                self.host._after.append(self.close)
+                self.host.after_tick(self.close)
             return None
         self._closing = True
         result = host_gone(self.task)

@@ -1,0 +1,159 @@
+"""asyncio inside a Tkinter application, in one call.
+
+::
+
+    root = tk.Tk()
+    button = tk.Button(root, text="Go", command=guestpoll.tk.async_handler(go))
+    guestpoll.tk.run(root)         # root.mainloop() with asyncio inside it
+
+The wake-up from libguestpoll's waiter thread: where Tk can watch a
+descriptor (``createfilehandler``: every POSIX Tk), the callable goes into
+a queue and one byte into a socket pair whose reading end Tk watches; the
+waiter thread never calls into Tcl and never blocks.  Elsewhere (Windows)
+it is ``root.after(0, ...)`` called from the waiter thread, which a
+threaded Tcl marshals to the Tk thread (the waiter then waits until Tk's
+loop has taken the call; a non-threaded Tcl cannot be woken from another
+thread at all, and is refused).  Both go through Tk's own event queue, so
+the nested loops of ``messagebox``, ``wait_window`` and friends run
+asyncio too.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import tkinter
+from typing import Any, Callable, Optional
+
+from . import hosts
+from .hosts import GuestRun, async_handler, call_on_host, current_run
+
+__all__ = ["TkHost", "run", "start", "async_handler", "modal", "current_run"]
+
+
+class TkHost(hosts.Host):
+    """A :class:`guestpoll.hosts.Host` for the Tk interpreter of *root*
+    (any widget of it); make it on the Tk thread.  *mode* is
+    ``"filehandler"`` (the default where Tk has ``createfilehandler``) or
+    ``"after"``."""
+
+    def __init__(self, root: tkinter.Misc, mode: Optional[str] = None) -> None:
+        super().__init__()
+        self.root = root
+        if mode is None:
+            mode = "filehandler" if hasattr(root.tk, "createfilehandler") else "after"
+        self.mode = mode
+        self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._closed = False
+        if mode == "filehandler":
+            self._rsock, self._wsock = socket.socketpair()
+            self._rsock.setblocking(False)
+            self._wsock.setblocking(False)
+            root.tk.createfilehandler(self._rsock, tkinter.READABLE, self._on_readable)
+        elif mode == "after":
+            if not bool(int(root.tk.eval("set tcl_platform(threaded)"))):
+                raise RuntimeError("guestpoll.tk: a non-threaded Tcl without createfilehandler cannot be woken from another thread")
+        else:
+            raise ValueError(f"mode must be 'filehandler' or 'after', not {mode!r}")
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        self._todo.put(fn)
+        if self.mode == "filehandler":
+            try:
+                self._wsock.send(b"\0")
+            except BlockingIOError:
+                pass  # full of wake-ups already: Tk will drain
+        else:
+            self.root.after(0, self._drain)
+
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        if self.mode == "filehandler":
+            self.call_soon_threadsafe(fn)
+        else:
+            self._todo.put(fn)
+            self.root.after(0, self._drain)
+
+    def _on_readable(self, _sock: object, _mask: int) -> None:
+        try:
+            while self._rsock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        self._drain()
+
+    def _drain(self) -> None:
+        # Wake-ups and queued callables need not pair up one to one: each
+        # wake-up runs everything queued so far.
+        for _ in range(self._todo.qsize()):
+            try:
+                fn = self._todo.get_nowait()
+            except queue.Empty:
+                return
+            self.dispatch(fn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.mode == "filehandler":
+            try:
+                self.root.tk.deletefilehandler(self._rsock)
+            except tkinter.TclError:
+                pass
+            self._rsock.close()
+            self._wsock.close()
+
+
+def start(root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None) -> GuestRun:
+    """Starts ``asyncio.run(main(*args))`` (or, with *main* None, a run that
+    lasts until closed) inside the Tk event loop of *root*; returns the
+    :class:`~guestpoll.hosts.GuestRun`.  The run is closed when *root* is
+    destroyed; use the run as a context manager around ``mainloop()`` to
+    close it when the loop returns."""
+    guest = hosts.start(main, *args, host=TkHost(root), debug=debug)
+    if not guest.done:
+        top = root.winfo_toplevel()
+        binding = top.bind("<Destroy>", lambda event: guest.close() if event.widget is top else None, add="+")
+        guest.add_done_callback(lambda _: _unbind(top, binding))
+    return guest
+
+
+def _unbind(top: tkinter.Misc, binding: str) -> None:
+    try:
+        # unbind(sequence, funcid) would drop every binding of the sequence
+        # on older Pythons: remove only this one's script.
+        script = top.bind("<Destroy>")
+        kept = "\n".join(line for line in script.split("\n") if binding not in line)
+        top.bind("<Destroy>", kept)
+        top.deletecommand(binding)
+    except tkinter.TclError:
+        pass
+
+
+def run(root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None) -> Any:
+    """Runs ``root.mainloop()`` with ``asyncio.run(main(*args))`` inside it
+    and returns main's result.  When *main* returns, the Tk loop is quit;
+    when the Tk loop ends first (the window closed, ``root.quit()``), the
+    run is ended and main's outcome returned or raised (CancelledError
+    unless main handles it).  With *main* None, asyncio runs until the Tk
+    loop ends, and None is returned."""
+    guest = start(root, main, *args, debug=debug)
+    guest.add_done_callback(lambda _: _quit(root))
+    with guest:
+        if not guest.done:
+            root.mainloop()
+    return guest.result()
+
+
+def _quit(root: tkinter.Misc) -> None:
+    try:
+        root.quit()
+    except tkinter.TclError:
+        pass
+
+
+#: ``await guestpoll.tk.modal(messagebox.askyesno, "Title", "Sure?")``: runs
+#: a modal dialog (or any blocking call: ``wait_window``) from asyncio
+#: code and returns its result; asyncio keeps running in the dialog's
+#: nested loop.  See :func:`guestpoll.hosts.call_on_host`.
+modal = call_on_host
