@@ -2,6 +2,8 @@
 ## found a Python >= 3.10 with headers; PYTHON=... selects it).
 EXTRA_DIST += pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
 	examples/python/queue_host.py examples/python/trio_host.py \
+	examples/python/tk_host.py examples/python/qt_host.py \
+	examples/python/glib_host.py examples/python/download_helper.py \
 	tests/py/run-pytest.sh pyext/mksite.sh
 
 # Every pytest module ships, whatever its name.
@@ -35,8 +37,12 @@ pyext__guestpoll_la_LDFLAGS = -module -avoid-version -shared -rpath $(pkgpyexecd
 pyext__guestpoll_la_LIBADD = libguestpoll_core.la
 
 pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py \
-	pyext/guestpoll/_abandon.py pyext/guestpoll/_runner.py pyext/guestpoll/_trio.py
-dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed
+	pyext/guestpoll/_abandon.py pyext/guestpoll/_runner.py pyext/guestpoll/_trio.py \
+	pyext/guestpoll/_watchdog.py pyext/guestpoll/hosts.py pyext/guestpoll/qt.py \
+	pyext/guestpoll/tk.py pyext/guestpoll/glib.py pyext/guestpoll/trio.py
+dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
+	pyext/guestpoll/hosts.pyi pyext/guestpoll/qt.pyi pyext/guestpoll/tk.pyi \
+	pyext/guestpoll/glib.pyi pyext/guestpoll/trio.pyi
 
 # libtool's .la file means nothing to Python; without it, libtool cannot
 # uninstall the module either, so uninstall-hook does.

@@ -1,6 +1,6 @@
 import asyncio
 import selectors
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from _typeshed import FileDescriptorLike
@@ -53,8 +53,8 @@ class Selector(selectors.BaseSelector):
     def _wait_cancel(self) -> None: ...
 
 def start_guest_run(
-    coro: Coroutine[Any, Any, Any],
-    *,
+    coro: Coroutine[Any, Any, Any] | Callable[..., Awaitable[Any]],
+    *args: Any,
     run_sync_soon_threadsafe: Callable[[Callable[[], object]], object],
     done_callback: Callable[[Outcome[Any]], object],
     run_sync_soon_not_threadsafe: Callable[[Callable[[], object]], object] | None = ...,
@@ -62,7 +62,8 @@ def start_guest_run(
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = ...,
 ) -> asyncio.Task[Any] | None:
     """Start ``asyncio.run(coro)`` as a guest of the running host loop
-    (aioguest's signature).  *coro* is accepted or refused exactly as this
+    (aioguest's signature), or ``asyncio.run(async_fn(*args))`` (the form
+    of CPython's proposed ``asyncio.start_guest_run``).  *coro* is accepted or refused exactly as this
     interpreter's ``asyncio.run`` would, with the same exception.  A tick
     runs at most ``TICK_ITERATIONS`` (64) loop iterations before the host
     gets its turn; see guestpoll-python(7) for the interleaving contract

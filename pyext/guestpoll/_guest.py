@@ -39,7 +39,6 @@ import asyncio
 import contextvars
 import enum
 import functools
-import inspect
 import logging
 import math
 import os
@@ -961,17 +960,7 @@ def _call_main(main: Any, args: tuple[Any, ...]) -> Any:
                 "or a coroutine alone"
             )
         return main(*args)
-    if callable(main) and not coroutines.iscoroutine(main) and not hasattr(main, "__await__"):
-        try:
-            inspect.signature(main).bind()
-        except TypeError:
-            return main  # not callable bare: refused as asyncio.run refuses it
-        except ValueError:
-            pass  # no signature to check
-        result = main()
-        if coroutines.iscoroutine(result) or hasattr(result, "__await__"):
-            return result
-    return main
+    return main  # alone: a coroutine, else refused as asyncio.run refuses it
 
 
 def start_guest_run(

@@ -190,6 +190,8 @@ class GuestRun:
         self._closing = False
         if main is None:
             main = _until_closed
+        if callable(main) and not inspect.iscoroutine(main) and not hasattr(main, "__await__"):
+            main, args = main(*args), ()  # an async function and its arguments
         threadsafe, soon = host.scheduling()
         self.task: Optional[asyncio.Task[Any]] = start_guest_run(
             main,
@@ -413,8 +415,8 @@ def async_handler(async_fn: Callable[..., Awaitable[Any]]) -> Callable[..., asyn
     return handler
 
 
-async def call_on_host(fn: Callable[..., T], *args: Any) -> T:
-    """From asyncio code: runs ``fn(*args)`` as a host callback, outside
+async def call_on_host(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """From asyncio code: runs ``fn(*args, **kwargs)`` as a host callback, outside
     the guest's tick, and returns its result (or raises its exception).
     For blocking host calls that run a nested loop, a modal dialog above
     all: asyncio keeps running while it is open, because the nested loop
@@ -427,7 +429,7 @@ async def call_on_host(fn: Callable[..., T], *args: Any) -> T:
         if fut.cancelled():
             return
         try:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
         except BaseException as exc:
             if not fut.done():
                 fut.set_exception(exc)
