@@ -39,6 +39,7 @@ import asyncio
 import contextvars
 import enum
 import functools
+import inspect
 import logging
 import math
 import os
@@ -960,7 +961,16 @@ def _call_main(main: Any, args: tuple[Any, ...]) -> Any:
                 "or a coroutine alone"
             )
         return main(*args)
-    return main  # alone: a coroutine, else refused as asyncio.run refuses it
+    if inspect.iscoroutinefunction(main):
+        # An async function alone (CPython's proposed form).  One that
+        # cannot be called without arguments is refused as asyncio.run
+        # refuses any function.
+        try:
+            inspect.signature(main).bind()
+        except (TypeError, ValueError):
+            return main
+        return main()
+    return main
 
 
 def start_guest_run(

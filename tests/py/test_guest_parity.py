@@ -50,8 +50,10 @@ INPUTS = {
     "awaitable": _Awaitable,
     "int": lambda: 42,
     "None": lambda: None,
-    "coroutine function": lambda: _coro,
 }
+# An async function alone is not in INPUTS: asyncio.run refuses it, and
+# start_guest_run runs it (CPython's proposed start_guest_run(async_fn,
+# *args) form; test_hosts.py::test_function_form_runs).
 
 
 def _result_of(fn):

@@ -243,6 +243,11 @@ def test_function_form_runs():
     assert _start(add, 2, 3) == outcome.Value(5)
     assert _start(add(4, 5)) == outcome.Value(9)  # aioguest's form
 
+    async def no_args():
+        return "bare"
+
+    assert _start(no_args) == outcome.Value("bare")  # CPython's proposed form
+
 
 
 def _asyncio_run_error(obj):
