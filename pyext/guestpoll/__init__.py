@@ -11,6 +11,10 @@ Its kernel wait can also run on libguestpoll's own waiter thread, which is
 what :func:`start_guest_run` builds on: it runs ``asyncio.run(coro)`` as a
 guest inside another event loop (Trio, Qt, Tk, GLib, ...), with the same
 signature and behaviour as ``aioguest.start_guest_run``.
+
+One call per toolkit, on top of it: :mod:`guestpoll.qt` (PySide6, PyQt6),
+:mod:`guestpoll.tk`, :mod:`guestpoll.glib` (PyGObject), :mod:`guestpoll.trio`,
+and :mod:`guestpoll.hosts` for any other loop (a game loop, a queue).
 """
 
 from __future__ import annotations

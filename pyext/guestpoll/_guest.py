@@ -1032,9 +1032,10 @@ def start_guest_run(
         soon = _trio_soon(run_sync_soon_threadsafe) or run_sync_soon_threadsafe
     handle = _TickHandle(run, run_sync_soon_threadsafe, soon, done_callback)
     run._handle_ref = weakref.ref(handle)
-    # Warns if the first tick handed over from the waiter thread never runs.
-    handle.threadsafe = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
-    run._first_wakeup = weakref.ref(handle.threadsafe)
+    if _watchdog.needed(run_sync_soon_threadsafe):
+        # Warns if the first tick handed over from the waiter thread never runs.
+        handle.threadsafe = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
+        run._first_wakeup = weakref.ref(handle.threadsafe)
     try:
         run.start(coro, debug, loop_factory, handle)
     finally:

@@ -20,7 +20,7 @@ import warnings
 import weakref
 from typing import Any, Callable, Optional
 
-__all__ = ["FIRST_WAKEUP_TIMEOUT", "FirstWakeup"]
+__all__ = ["FIRST_WAKEUP_TIMEOUT", "FirstWakeup", "needed"]
 
 #: Seconds a tick handed to the host from another thread may wait for the
 #: host to start it before guestpoll warns (the run's first such tick only).
@@ -45,6 +45,19 @@ def _hint(threadsafe: Callable[..., object]) -> str:
         "from any thread; the ready-made hosts are guestpoll.qt, guestpoll.tk, "
         "guestpoll.glib, guestpoll.trio and guestpoll.hosts"
     )
+
+
+def needed(threadsafe: Callable[..., object]) -> bool:
+    """False for the wake-ups known to reach their host: the methods of
+    guestpoll's own hosts (guestpoll.hosts and the toolkit modules mark
+    their classes) and a TrioToken's run_sync_soon."""
+    owner = getattr(threadsafe, "__self__", None)
+    if owner is None:
+        return True
+    if getattr(owner, "_guestpoll_trusted_wakeup", False):
+        return False
+    cls = type(owner)
+    return not (cls.__name__ == "TrioToken" and cls.__module__.startswith("trio"))
 
 
 class _Watch:

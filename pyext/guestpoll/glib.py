@@ -29,6 +29,8 @@ __all__ = ["GLibHost", "run", "start", "async_handler", "modal", "current_run"]
 class GLibHost(hosts.Host):
     """A :class:`guestpoll.hosts.Host` for GLib's default main context."""
 
+    _guestpoll_trusted_wakeup = True
+
     def __init__(self, priority: int = GLib.PRIORITY_DEFAULT) -> None:
         super().__init__()
         self.priority = priority

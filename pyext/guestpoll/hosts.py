@@ -69,6 +69,11 @@ class Host:
     over: release what the host set up (a descriptor watch, an object).
     """
 
+    # guestpoll's own hosts wake their loop correctly from any thread: no
+    # first-wake-up watch for them (see _watchdog); subclasses written
+    # outside guestpoll are watched.
+    _guestpoll_trusted_wakeup = False
+
     def __init__(self) -> None:
         self._after: collections.deque[_Callback] = collections.deque()
         self.thread_id = threading.get_ident()
@@ -127,6 +132,8 @@ class CallbackQueue(Host):
     """The simplest host: a thread-safe queue of callables that the host
     thread drains.  A game loop calls :meth:`run_pending` once a frame; a
     loop with nothing else to do blocks in :meth:`wait`."""
+
+    _guestpoll_trusted_wakeup = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -64,6 +64,8 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
     that makes it (the GUI thread): a queue of callables and a custom event
     posted to this object to drain it."""
 
+    _guestpoll_trusted_wakeup = True
+
     def __init__(self) -> None:
         QObject.__init__(self)
         hosts.Host.__init__(self)

@@ -37,6 +37,8 @@ class TkHost(hosts.Host):
     ``"filehandler"`` (the default where Tk has ``createfilehandler``) or
     ``"after"``."""
 
+    _guestpoll_trusted_wakeup = True
+
     def __init__(self, root: tkinter.Misc, mode: Optional[str] = None) -> None:
         super().__init__()
         self.root = root
@@ -89,6 +91,14 @@ class TkHost(hosts.Host):
                 fn = self._todo.get_nowait()
             except queue.Empty:
                 return
+            if self.mode == "filehandler" and not self._todo.empty():
+                # fn may run a nested loop (a modal dialog) and not return
+                # for a while: the callables queued after it must not wait
+                # for it, so the nested loop gets a wake-up of its own.
+                try:
+                    self._wsock.send(b"\0")
+                except BlockingIOError:
+                    pass
             self.dispatch(fn)
 
     def close(self) -> None:

@@ -42,6 +42,8 @@ class TrioHost(hosts.Host):
     ``TrioToken.run_sync_soon``, with guestpoll's Trio fast path for the
     host-thread side."""
 
+    _guestpoll_trusted_wakeup = True
+
     def __init__(self) -> None:
         super().__init__()
         self.token = trio.lowlevel.current_trio_token()

@@ -333,10 +333,35 @@ def test_watch_warns_when_the_host_never_runs_the_tick(monkeypatch):
 
 
 def test_watch_thread_is_gone_once_the_tick_ran():
-    before = {t.name for t in threading.enumerate()}
-    gh.run(asyncio.sleep, 0.01)
-    names = {t.name for t in threading.enumerate()} - before
-    assert "guestpoll: first wake-up watch" not in names
+    """A host of the caller's own is watched; the watch ends (its thread
+    joined) as soon as the first handed-over tick runs."""
+    from guestpoll import _watchdog
+
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    started = []
+    real_watch = _watchdog._Watch
+
+    class Watch(real_watch):
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self.thread)
+
+    _watchdog._Watch = Watch
+    try:
+        run = gh.start(asyncio.sleep, 0.01, call_soon_threadsafe=q.put)
+        while not run.done:
+            q.get(timeout=10)()
+    finally:
+        _watchdog._Watch = real_watch
+    assert len(started) == 1 and not started[0].is_alive()
+
+
+def test_guestpolls_own_hosts_are_not_watched():
+    from guestpoll import _watchdog
+
+    assert not _watchdog.needed(gh.CallbackQueue().call_soon_threadsafe)
+    assert _watchdog.needed(queue.SimpleQueue().put)
+    assert _watchdog.needed(lambda fn: None)
 
 
 # ---- guestpoll.trio ----------------------------------------------------------------
