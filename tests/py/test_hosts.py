@@ -60,7 +60,7 @@ def test_start_game_loop_style():
             run.host.run_pending()
             run.host.wait(timeout=0.001)  # the frame's own sleep
     assert run.result() == "slept"
-    assert frames > 1
+    assert frames >= 1
     assert run.outcome == outcome.Value("slept")
 
 
@@ -405,8 +405,11 @@ def test_trio_cancellation_crosses_both_ways():
     import guestpoll.trio as gt
 
     log = []
+    started = []
+    trio_started = threading.Event()  # read from asyncio code, set in Trio
 
     async def aio_forever():
+        started[0].set()  # a Trio event: the asyncio task runs now
         try:
             await asyncio.sleep(100)
         except asyncio.CancelledError:
@@ -414,6 +417,7 @@ def test_trio_cancellation_crosses_both_ways():
             raise
 
     async def trio_forever():
+        trio_started.set()
         try:
             await trio.sleep(100)
         except trio.Cancelled:
@@ -421,17 +425,22 @@ def test_trio_cancellation_crosses_both_ways():
             raise
 
     async def aio_cancels_trio():
-        started = asyncio.ensure_future(gt.run_trio(trio_forever))
-        await asyncio.sleep(0.01)
-        started.cancel()
+        running = asyncio.ensure_future(gt.run_trio(trio_forever))
+        while not trio_started.is_set():  # until the Trio function runs
+            await asyncio.sleep(0.001)
+        running.cancel()
         try:
-            await started
+            await running
         except asyncio.CancelledError:
             return "asyncio caller saw CancelledError"
 
     async def main():
-        with trio.move_on_after(0.01) as scope:
-            await gt.run_asyncio(aio_forever)
+        started.append(trio.Event())
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(gt.run_asyncio, aio_forever)
+                await started[0].wait()
+                scope.cancel()
         assert scope.cancelled_caught
         return await gt.run_asyncio(aio_cancels_trio)
 
