@@ -35,7 +35,7 @@ import queue
 import sys
 import threading
 from asyncio import events
-from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, Optional
 
 import outcome
 
@@ -52,7 +52,6 @@ __all__ = [
     "call_on_host",
 ]
 
-T = TypeVar("T")
 _Callback = Callable[[], object]
 
 
@@ -422,7 +421,7 @@ def async_handler(async_fn: Callable[..., Awaitable[Any]]) -> Callable[..., asyn
     return handler
 
 
-async def call_on_host(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def call_on_host(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """From asyncio code: runs ``fn(*args, **kwargs)`` as a host callback, outside
     the guest's tick, and returns its result (or raises its exception).
     For blocking host calls that run a nested loop, a modal dialog above
@@ -430,7 +429,7 @@ async def call_on_host(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     runs the guest's ticks like any other host callback."""
     guest = current_run()
     loop = asyncio.get_running_loop()
-    fut: asyncio.Future[T] = loop.create_future()
+    fut: asyncio.Future[Any] = loop.create_future()
 
     def call() -> None:
         if fut.cancelled():
