@@ -41,6 +41,24 @@ CHARS = {
 }
 
 
+# Names of <guestpoll.h> documented on docs/c/types.rst, and their roles:
+# bold mentions of them in the manual pages become links.
+KNOWN: dict[str, str] = {}
+
+
+def load_known(path: str) -> None:
+    """Reads the C declarations of types.rst into KNOWN."""
+    KNOWN.clear()
+    with open(path, encoding="utf-8") as f:
+        for m in re.finditer(r"^\s*\.\. c:(macro|type|struct|enumerator|enum):: (.*)$", f.read(), re.M):
+            role, decl = m.groups()
+            name = re.findall(r"[A-Za-z_]\w*", decl.replace("(*", " "))
+            name = [n for n in name if n not in ("void", "int", "unsigned", "arg", "struct")]
+            if name:
+                KNOWN[name[0]] = {"macro": "macro", "type": "type", "struct": "struct",
+                                  "enumerator": "enumerator", "enum": "enum"}[role]
+
+
 class ManError(Exception):
     pass
 
@@ -115,6 +133,8 @@ def _render(segs: list[tuple[str, str]]) -> str:
                 else:
                     ref = f":manpage:`{name}({sect})`"
                 segs[i + 1] = ("R", nxt[1][r.end() :])
+        if not ref and font == "B" and text.strip() in KNOWN:
+            ref = f":c:{KNOWN[text.strip()]}:`{text.strip()}`"
         if ref:
             pieces.append((True, ref))
         elif font == "R":
@@ -421,7 +441,12 @@ def man_page_for(topdir: str, func: str) -> str:
 
 class _Base(Directive):
     def topdir(self) -> str:
-        return self.state.document.settings.env.config.gp_topdir
+        env = self.state.document.settings.env
+        types = os.path.join(env.srcdir, "c", "types.rst")
+        if not KNOWN and os.path.exists(types):
+            load_known(types)
+            env.note_dependency(types)
+        return env.config.gp_topdir
 
     def insert(self, lines: list[str], source: str) -> list:
         self.state_machine.insert_input(StringList(lines, source=source), source)
