@@ -818,32 +818,47 @@ Selector_get_closed(SelectorObject *self, void *closure)
 static PyMethodDef Selector_methods[] = {
         {"register", (PyCFunction)(void (*)(void))Selector_register,
          METH_VARARGS | METH_KEYWORDS,
-         "register(fileobj, events, data=None) -> SelectorKey\n\n"
-         "Start watching fileobj (an int or an object with fileno()) for "
-         "events\n(EVENT_READ | EVENT_WRITE)."},
+         "register($self, /, fileobj, events, data=None)\n--\n\n"
+         "Start watching *fileobj* (an int or an object with a ``fileno()``\n"
+         "method) for *events*, ``EVENT_READ``, ``EVENT_WRITE`` or both.\n"
+         "Returns the new :class:`selectors.SelectorKey`, which holds *data*.\n"
+         "Raises :exc:`KeyError` if *fileobj* is registered already and\n"
+         ":exc:`ValueError` for an invalid descriptor or *events*."},
         {"unregister", (PyCFunction)(void (*)(void))Selector_unregister,
          METH_VARARGS | METH_KEYWORDS,
-         "unregister(fileobj) -> SelectorKey\n\nStop watching fileobj."},
+         "unregister($self, /, fileobj)\n--\n\n"
+         "Stop watching *fileobj*; returns its "
+         ":class:`selectors.SelectorKey`.\n"
+         "Raises :exc:`KeyError` if it is not registered."},
         {"modify", (PyCFunction)(void (*)(void))Selector_modify,
          METH_VARARGS | METH_KEYWORDS,
-         "modify(fileobj, events, data=None) -> SelectorKey\n\n"
-         "Change the events or data of a registered file object."},
+         "modify($self, /, fileobj, events, data=None)\n--\n\n"
+         "Change the *events* or *data* of a registered *fileobj*; returns\n"
+         "the new :class:`selectors.SelectorKey`.  Raises :exc:`KeyError` if\n"
+         "it is not registered."},
         {"select", (PyCFunction)(void (*)(void))Selector_select,
          METH_VARARGS | METH_KEYWORDS,
-         "select(timeout=None) -> list of (SelectorKey, events)\n\n"
-         "Wait until some registered file objects are ready or the "
-         "timeout\n(seconds; None waits forever, <= 0 polls) expires."},
+         "select($self, /, timeout=None)\n--\n\n"
+         "Wait until some registered file objects are ready or *timeout*\n"
+         "expires (seconds; ``None`` waits forever, 0 or less polls).\n"
+         "Returns a list of ``(key, events)`` pairs, one per ready\n"
+         "registration, *events* being the ready subset of its interest."},
         {"close", (PyCFunction)Selector_close, METH_NOARGS,
-         "close()\n\nRelease the poller; the selector is unusable "
-         "afterwards."},
+         "close($self, /)\n--\n\n"
+         "Release the poller; the selector is unusable afterwards."},
         {"get_key", (PyCFunction)(void (*)(void))Selector_get_key,
-         METH_VARARGS | METH_KEYWORDS, "get_key(fileobj) -> SelectorKey"},
+         METH_VARARGS | METH_KEYWORDS,
+         "get_key($self, /, fileobj)\n--\n\n"
+         "Return the :class:`selectors.SelectorKey` of a registered\n"
+         "*fileobj*; :exc:`KeyError` if it is not registered."},
         {"_map_getitem", (PyCFunction)Selector_map_getitem, METH_O,
          "_map_getitem(fileobj) -> SelectorKey\n\nget_map()[fileobj]: "
          "KeyError if not registered (or closed); the\nfile object's own "
          "errors propagate."},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
-         "fileno() -> int\n\nThe backend's own descriptor (epoll, kqueue)."},
+         "fileno($self, /)\n--\n\n"
+         "The backend's own descriptor (epoll, kqueue); backends without one\n"
+         "(poll, iocp) raise :exc:`io.UnsupportedOperation`."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
         {"__exit__", (PyCFunction)Selector_exit, METH_VARARGS, NULL},
         GPY_BRIDGE_METHODS{NULL, NULL, 0, NULL}};
@@ -862,14 +877,16 @@ static PyMemberDef Selector_members[] = {
 
 static PyGetSetDef Selector_getset[] = {
         {"backend", (getter)Selector_get_backend, NULL,
-         "name of the libguestpoll backend (None once closed)", NULL},
-        {"closed", (getter)Selector_get_closed, NULL, "True once closed", NULL},
+         "The name of the libguestpoll backend in use; None once closed.",
+         NULL},
+        {"closed", (getter)Selector_get_closed, NULL,
+         "True once the selector is closed.", NULL},
         GPY_BRIDGE_GETSET{"__dict__", PyObject_GenericGetDict,
                           PyObject_GenericSetDict, NULL, NULL},
         {NULL, NULL, NULL, NULL, NULL}};
 
 static PyType_Slot Selector_slots[] = {
-        {Py_tp_doc, "Selector(*, backend=None)\n\n"
+        {Py_tp_doc, "Selector(*, backend=None)\n--\n\n"
                     "A selectors.BaseSelector over libguestpoll (epoll, "
                     "kqueue or poll).\nbackend names one; by default the "
                     "GUESTPOLL_BACKEND environment\nvariable or the best "

@@ -56,10 +56,10 @@ class _SelectorMapping(Mapping):
 class Selector(_CSelector):
     """A :class:`selectors.BaseSelector` over libguestpoll.
 
-    ``Selector(*, backend=None)``: *backend* is ``"epoll"``, ``"kqueue"`` or
-    ``"poll"``; by default the ``GUESTPOLL_BACKEND`` environment variable
-    decides, else the best backend of the platform.  The attribute
-    ``backend`` names the one in use.
+    *backend* is ``"epoll"``, ``"kqueue"``, ``"iocp"`` or ``"poll"``; by
+    default the ``GUESTPOLL_BACKEND`` environment variable decides, else the
+    best backend of the platform.  The attribute :attr:`backend` names the
+    one in use.
 
     Registration methods may be called from any thread, also while another
     thread is blocked in :meth:`select`; a descriptor registered then is seen

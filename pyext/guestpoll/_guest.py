@@ -1051,11 +1051,11 @@ def start_guest_run(
 def host_gone(main_task: tasks.Task) -> Optional[outcome.Outcome]:
     """The host says it is gone: it will run no more ticks of the guest run
     whose main task is *main_task*.  The run is finished at once, on the
-    calling thread: its tasks are cancelled (with ABANDONED_MESSAGE), the
-    rest of ``asyncio.run``'s life cycle runs with blocking waits, and the
-    loop is closed.  Returns the run's outcome (*done_callback* is not
-    called); None if the run was over already.  No RuntimeWarning: this is
-    the orderly way to abandon a run.  Call it on the host thread, outside
+    calling thread: its tasks are cancelled (with ``ABANDONED_MESSAGE``),
+    the rest of ``asyncio.run``'s life cycle runs with blocking waits, and
+    the loop is closed.  Returns the run's outcome (*done_callback* is not
+    called); ``None`` if the run was over already.  No
+    :class:`RuntimeWarning`: this is the orderly way to abandon a run.  Call it on the host thread, outside
     a tick; ticks still queued with the host do nothing afterwards."""
     if not isinstance(main_task, futures.Future):
         raise TypeError(f"host_gone() expects the main task start_guest_run returned, got {main_task!r}")
