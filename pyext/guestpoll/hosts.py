@@ -330,7 +330,7 @@ def start(
     call_soon: Optional[Callable[[_Callback], object]] = None,
     done_callback: Optional[Callable[[outcome.Outcome], object]] = None,
     debug: Optional[bool] = None,
-    loop_factory: Optional[Callable[[], asyncio.AbstractEventLoop]] = None,
+    loop_factory: Optional[Callable[[], Any]] = None,
 ) -> GuestRun:
     """Starts ``asyncio.run(main(*args))`` as a guest of a host loop on
     this thread and returns its :class:`GuestRun`.
