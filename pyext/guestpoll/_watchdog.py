@@ -9,13 +9,17 @@ nothing when called off the host thread -- the classic case is
 which has no Qt event loop, so it never fires -- and the run would hang
 without a word: the watcher warns (RuntimeWarning) and names the cause.
 Once that first tick ran, the plain callable is put back: later
-wake-ups cost nothing extra, and the watcher thread is gone.
+wake-ups cost nothing extra.  One watcher thread serves the process; it
+ends once nothing was armed for a second.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
+import os
 import threading
+import time
 import warnings
 import weakref
 from typing import Any, Callable, Optional
@@ -61,45 +65,103 @@ def needed(threadsafe: Callable[..., object]) -> bool:
 
 
 class _Watch:
-    """The watcher thread's side: it holds neither the host's callable nor
-    the tick handle (the host's hold on those must stay the only one)."""
+    """One armed watch: what the watcher thread needs to warn, and nothing
+    the host must be able to drop (not the host's callable, not the tick
+    handle)."""
 
-    __slots__ = ("cond", "state", "thread", "run", "hint")
+    __slots__ = ("run", "hint", "deadline", "timeout")
 
-    def __init__(self, run: Any, hint: str) -> None:
-        self.cond = threading.Condition(threading.Lock())
-        self.state = 1  # 1 armed, 2 ran or closed
+    def __init__(self, run: Any, hint: str, timeout: float) -> None:
         self.run = weakref.ref(run)
         self.hint = hint
-        self.thread = threading.Thread(target=self.main, name="guestpoll: first wake-up watch", daemon=True)
-        self.thread.start()
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
 
-    def close(self, join: bool = True) -> None:
-        with self.cond:
-            self.state = 2
-            self.cond.notify_all()
-        if join and self.thread is not threading.current_thread():
-            self.thread.join()
+    def close(self) -> None:
+        _watcher.disarm(self)
 
-    def main(self) -> None:
-        from . import _watchdog  # the constant, as a test may have set it
-
-        timeout = _watchdog.FIRST_WAKEUP_TIMEOUT
-        with self.cond:
-            self.cond.wait_for(lambda: self.state == 2, timeout)
-            if self.state == 2:
-                return
+    def warn(self) -> None:
         run = self.run()
         if run is None or run._finished:
             return
         del run
         warnings.warn(
-            f"the asyncio guest run's host has not run the tick handed to it {timeout:g} s "
+            f"the asyncio guest run's host has not run the tick handed to it {self.timeout:g} s "
             f"ago from libguestpoll's waiter thread: the run is stuck.  Likely cause: "
             f"{self.hint} (or the host thread is blocked)",
             RuntimeWarning,
             stacklevel=1,
         )
+
+
+class _Watcher:
+    """One daemon thread for every armed watch of the process, started on
+    demand.  Arming and disarming only touch a dict and a heap under a
+    lock (no thread switch on a run's path); the thread wakes when the
+    earliest deadline passes, and ends once nothing has been armed for
+    LINGER seconds."""
+
+    LINGER = 1.0
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.live: dict[int, _Watch] = {}
+        self.heap: list[tuple[float, int]] = []
+        self.thread: Optional[threading.Thread] = None
+
+    def arm(self, watch: _Watch) -> None:
+        with self.lock:
+            self.live[id(watch)] = watch
+            heapq.heappush(self.heap, (watch.deadline, id(watch)))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.main, name="guestpoll: first wake-up watch", daemon=True)
+                self.thread.start()
+
+    def disarm(self, watch: _Watch) -> None:
+        with self.lock:
+            if self.live.get(id(watch)) is watch:
+                del self.live[id(watch)]
+
+    def main(self) -> None:
+        due: list[_Watch] = []
+        with self.lock:
+            while True:
+                now = time.monotonic()
+                while self.heap and (self.heap[0][0] <= now or self.heap[0][1] not in self.live):
+                    _, key = heapq.heappop(self.heap)
+                    watch = self.live.get(key)
+                    if watch is not None and watch.deadline <= now:
+                        del self.live[key]
+                        due.append(watch)
+                if due:
+                    self.lock.release()
+                    try:
+                        for watch in due:
+                            watch.warn()
+                    finally:
+                        due.clear()
+                        self.lock.acquire()
+                    continue
+                if not self.heap:
+                    self.cond.wait(self.LINGER)
+                    if not self.heap:
+                        self.thread = None
+                        return
+                    continue
+                self.cond.wait(self.heap[0][0] - now)
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.live = {}
+        self.heap = []
+        self.thread = None
+
+
+_watcher = _Watcher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watcher.after_fork)
 
 
 class FirstWakeup:
@@ -123,7 +185,10 @@ class FirstWakeup:
         run = self._run()
         if run is None:
             return self._threadsafe(fn)
-        self._watch = _Watch(run, _hint(self._threadsafe))
+        from . import _watchdog  # the constant, as a test may have set it
+
+        self._watch = _Watch(run, _hint(self._threadsafe), _watchdog.FIRST_WAKEUP_TIMEOUT)
+        _watcher.arm(self._watch)
         del run
         try:
             return self._threadsafe(functools.partial(self._ran, fn))
@@ -146,6 +211,4 @@ class FirstWakeup:
             watch.close()
 
     def __del__(self) -> None:
-        watch = self._watch
-        if watch is not None:
-            watch.close(join=False)
+        self.close()

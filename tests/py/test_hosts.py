@@ -332,28 +332,33 @@ def test_watch_warns_when_the_host_never_runs_the_tick(monkeypatch):
     assert "run_sync_soon_threadsafe must make the host thread run fn() soon" in message
 
 
-def test_watch_thread_is_gone_once_the_tick_ran():
-    """A host of the caller's own is watched; the watch ends (its thread
-    joined) as soon as the first handed-over tick runs."""
+def test_watch_is_disarmed_once_the_tick_ran():
+    """A host of the caller's own is watched; the watch is disarmed as soon
+    as the first handed-over tick runs, and the watcher thread ends once
+    nothing is armed."""
     from guestpoll import _watchdog
 
     q: queue.SimpleQueue = queue.SimpleQueue()
-    started = []
-    real_watch = _watchdog._Watch
+    armed = []
+    real_arm = _watchdog._watcher.arm
 
-    class Watch(real_watch):
-        def __init__(self, *args):
-            super().__init__(*args)
-            started.append(self.thread)
+    def arm(watch):
+        armed.append(watch)
+        real_arm(watch)
 
-    _watchdog._Watch = Watch
+    _watchdog._watcher.arm = arm
     try:
         run = gh.start(asyncio.sleep, 0.01, call_soon_threadsafe=q.put)
         while not run.done:
             q.get(timeout=10)()
     finally:
-        _watchdog._Watch = real_watch
-    assert len(started) == 1 and not started[0].is_alive()
+        del _watchdog._watcher.arm
+    assert len(armed) == 1
+    assert id(armed[0]) not in _watchdog._watcher.live
+    thread = _watchdog._watcher.thread
+    if thread is not None:  # it lingers a second, then ends (hang guard: 60 s)
+        thread.join(60)
+        assert not thread.is_alive()
 
 
 def test_guestpolls_own_hosts_are_not_watched():
