@@ -12,6 +12,7 @@ GUESTPOLL_TEST_TIMEOUT=<seconds>
     thread's traceback and ends the process, rather than hanging the run.
 """
 
+import asyncio
 import faulthandler
 import os
 import selectors
@@ -31,6 +32,25 @@ except Exception as exc:  # ImportError, or an error raised while importing
 GUESTPOLL_REQUIRED = os.environ.get("GUESTPOLL_REQUIRE", "") not in ("", "0")
 
 
+def _default_loop_name():
+    loop = asyncio.new_event_loop()
+    try:
+        return type(loop).__name__, isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()
+
+
+# Where asyncio's default loop is not a selector loop (Windows: the
+# proactor), the suite's guest runs, which use the policy's loop when no
+# loop_factory is given, would not test guestpoll.Selector at all: they get
+# the selector loop instead, so that they run on guestpoll.Selector (IOCP).
+# The proactor loop as a guest, the Windows default, has its own tests
+# (test_guest_proactor.py), which restore the default policy.
+DEFAULT_LOOP, _DEFAULT_IS_SELECTOR = _default_loop_name()
+if not _DEFAULT_IS_SELECTOR and hasattr(asyncio, "WindowsSelectorEventLoopPolicy"):
+    asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
+
+
 def pytest_report_header(config):
     if _guestpoll is None:
         where = f"NOT importable ({_GUESTPOLL_IMPORT_ERROR!r})"
@@ -40,7 +60,10 @@ def pytest_report_header(config):
         f"guestpoll: {where}",
         f"GUESTPOLL_BACKEND={os.environ.get('GUESTPOLL_BACKEND', '')!r} "
         f"GUESTPOLL_REQUIRE={os.environ.get('GUESTPOLL_REQUIRE', '')!r}",
-    ]
+    ] + ([] if _DEFAULT_IS_SELECTOR else [
+        f"asyncio's default loop here is {DEFAULT_LOOP}: guest runs without a "
+        "loop_factory use the selector loop, except in test_guest_proactor.py"
+    ])
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,10 @@ interpreter, side by side (issue 13, items 4, 5 and 13).
 from __future__ import annotations
 
 import os
-import resource
+try:
+    import resource
+except ImportError:  # Windows: sockets are handles, with no RLIMIT_NOFILE
+    resource = None
 import selectors
 import socket
 import subprocess
@@ -63,6 +66,8 @@ class FilenoReturns:
 
 
 def raise_nofile(want: int) -> None:
+    if resource is None:  # no descriptor limit to raise
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < want:
         if hard != resource.RLIM_INFINITY and hard < want:
