@@ -42,6 +42,10 @@ def test_queue_host_example() -> None:
 
 def test_trio_host_example() -> None:
     pytest.importorskip("trio")
+    import hosts
+
+    if hosts.trio_unusable():
+        pytest.skip(hosts.trio_unusable())
     out = run_example("trio_host.py", "20")
     for i in range(20):
         assert f"trio: sent 'ping {i}', asyncio answered 'pong {i}'" in out
