@@ -338,7 +338,6 @@ class _ProactorWait:
         self._cond = threading.Condition(threading.Lock())
         self._callback: Optional[Callable[[], None]] = None
         self._waiting = False  # a waiter thread is in the port's wait
-        self._calling = False  # ... or calling the callback
         self._done = False  # its packet (or its timeout) is not taken yet
         self._packet: Any = None
         self._stash: list[Any] = []  # results _poll_ready took early
@@ -346,8 +345,11 @@ class _ProactorWait:
 
     @property
     def _wstate(self) -> int:
+        # In flight until the waiter has taken the callback: from then on
+        # the callback brings the next tick, and a tick the host runs
+        # meanwhile (even before the callback returns) collects the wait.
         with self._cond:
-            if self._waiting or self._calling or self._callback is not None:
+            if self._waiting or self._callback is not None:
                 return _WAIT_INFLIGHT
             return 2 if self._done else 0
 
@@ -359,7 +361,7 @@ class _ProactorWait:
     def _wait_start(self, timeout: Optional[float], callback: Callable[[], None]) -> None:
         ms = self._ms(timeout)
         with self._cond:
-            if self._waiting or self._calling or self._done or self._callback is not None:
+            if self._waiting or self._done or self._callback is not None:
                 raise RuntimeError("a guest wait is already in flight or ready")
             self._callback = callback
             self._waiting = True
@@ -384,16 +386,9 @@ class _ProactorWait:
             self._done = True
             self._waiting = False
             callback, self._callback = self._callback, None
-            self._calling = callback is not None
             self._cond.notify_all()
-        if callback is None:
-            return
-        try:
+        if callback is not None:
             callback()
-        finally:
-            with self._cond:
-                self._calling = False
-                self._cond.notify_all()
 
     def _take(self) -> None:
         """Puts the finished wait's packet back into the port (lock held)."""
@@ -411,11 +406,13 @@ class _ProactorWait:
                 self._ov.PostQueuedCompletionStatus(self._iocp, 0, 0, self._wake)
 
     def _wait_cancel(self) -> None:
+        """Ends the wait in flight; its callback is not called unless the
+        waiter took it already (a host tick it brings then does nothing)."""
         with self._cond:
             self._callback = None
             if self._waiting:
                 self._ov.PostQueuedCompletionStatus(self._iocp, 0, 0, self._wake)
-            while self._waiting or self._calling:
+            while self._waiting:
                 self._cond.wait()
             if self._done:
                 self._take()
@@ -429,7 +426,7 @@ class _ProactorWait:
 
     def select(self, timeout: Optional[float] = None) -> list[Any]:
         with self._cond:
-            if self._waiting or self._calling or self._callback is not None:
+            if self._waiting or self._callback is not None:
                 if not self._guest:
                     raise RuntimeError("select() while a guest wait is in flight")
                 timeout = -1  # a host tick: the wait brings the events

@@ -202,3 +202,34 @@ def test_host_gone_cancels_a_run_waiting_on_the_port():
     host = hosts.run_queue_host(start, LONG)
     assert isinstance(host.outcome, outcome.Error)
     assert isinstance(host.outcome.error, asyncio.CancelledError)
+
+
+def test_host_runs_the_tick_before_the_wakeup_returns():
+    """A host whose run_sync_soon_threadsafe returns only once the host
+    thread ran the callable (as Tk's event_generate called from another
+    thread does): the tick runs while the waiter is still inside its
+    callback, and must collect the wait rather than wait for another."""
+
+    class BlockingHost(hosts.QueueHost):
+        def run_sync_soon_threadsafe(self, fn):
+            if self.thread_id is None or threading.get_ident() == self.thread_id:
+                return super().run_sync_soon_threadsafe(fn)
+            ran = threading.Event()
+
+            def call():
+                try:
+                    fn()
+                finally:
+                    ran.set()
+
+            super().run_sync_soon_threadsafe(call)
+            assert ran.wait(LONG), "the host did not run the tick"
+
+    async def main():
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        return "done"
+
+    host = BlockingHost()
+    hosts.run_queue_host(lambda h: h.start(main()), LONG, host=host)
+    assert value(host) == "done"
