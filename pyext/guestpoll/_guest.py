@@ -1115,8 +1115,12 @@ def start_guest_run(
     :class:`outcome.Error` holding the exception.
 
     *debug* is passed to the loop's ``set_debug``; *loop_factory*, a callable
-    making the event loop (any :class:`asyncio.SelectorEventLoop`; its
-    selector is replaced by a :class:`guestpoll.Selector`).
+    making the event loop: any :class:`asyncio.SelectorEventLoop` (its
+    selector is replaced by a :class:`guestpoll.Selector`) or, on Windows,
+    an :class:`asyncio.ProactorEventLoop` (its completion-port wait runs on
+    a waiter thread).  Without it the loop is a selector loop over a
+    :class:`guestpoll.Selector`, except on Windows, where it is the loop
+    ``asyncio.run`` would make: the proactor loop by default.
 
     Returns the main :class:`asyncio.Task`, which wraps *coro*, mostly for
     cancelling it.  The run is not over when that task is: remaining tasks,
