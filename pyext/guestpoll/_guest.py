@@ -453,7 +453,9 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
     """Creates the guest loop and makes it steerable, or raises
     RuntimeError saying why it cannot be a guest."""
     if loop_factory is None:
-        if sys.platform != "win32":
+        if sys.platform != "win32" or not _runner.HAS_RUN_FOREVER_SETUP:
+            # (Before 3.13 the proactor loop overrides run_forever(), which
+            # a guest bypasses: the selector loop stays the default there.)
             return asyncio.SelectorEventLoop(Selector())
         # Windows: the loop asyncio.run would make, by the policy: the
         # proactor loop by default, a selector loop if the policy says so.
@@ -1118,9 +1120,10 @@ def start_guest_run(
     making the event loop: any :class:`asyncio.SelectorEventLoop` (its
     selector is replaced by a :class:`guestpoll.Selector`) or, on Windows,
     an :class:`asyncio.ProactorEventLoop` (its completion-port wait runs on
-    a waiter thread).  Without it the loop is a selector loop over a
-    :class:`guestpoll.Selector`, except on Windows, where it is the loop
-    ``asyncio.run`` would make: the proactor loop by default.
+    a waiter thread; CPython 3.13 or newer).  Without it the loop is a
+    selector loop over a :class:`guestpoll.Selector`, except on Windows
+    with CPython 3.13 or newer, where it is the loop ``asyncio.run`` would
+    make: the proactor loop by default.
 
     Returns the main :class:`asyncio.Task`, which wraps *coro*, mostly for
     cancelling it.  The run is not over when that task is: remaining tasks,
