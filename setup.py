@@ -117,6 +117,11 @@ class BuildExt(build_ext):
         if sys.platform == "win32":
             ext.define_macros.append(("GP_STATIC", "1"))
             ext.libraries += ["ws2_32"]
+            if self.compiler.compiler_type == "msvc":
+                # C11 with <stdatomic.h>: Visual Studio 2022 17.5 or newer.
+                ext.extra_compile_args += ["/std:c11", "/experimental:c11atomics"]
+            else:  # mingw-w64, as ./dev winpy builds it
+                ext.extra_compile_args += ["-std=c11"]
         super().build_extension(ext)
 
 

@@ -11,7 +11,14 @@
 #include "bridge.h"
 
 #include <stdatomic.h>
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
 #include <time.h>
+#endif
 
 #include "selector.h"
 
@@ -122,8 +129,12 @@ gpy_bridge_at_exit(PyObject *module, PyObject *unused)
 	atomic_store(&shutting_down, 1);
 	while (atomic_load(&attaching) > 0) {
 		Py_BEGIN_ALLOW_THREADS
+#ifdef _WIN32
+		Sleep(1);
+#else
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
+#endif
 		Py_END_ALLOW_THREADS
 	}
 	Py_RETURN_NONE;
@@ -332,9 +343,14 @@ gpy_bridge_module_exec(PyObject *m)
 	if (!r)
 		return -1;
 	Py_DECREF(r);
-	/* os.register_at_fork(after_in_child=_after_fork) */
+	/* os.register_at_fork(after_in_child=_after_fork), where there is a
+	 * fork(): Windows has none, and its os module no register_at_fork. */
 	if (!(os = PyImport_ImportModule("os")))
 		return -1;
+	if (!PyObject_HasAttrString(os, "register_at_fork")) {
+		Py_DECREF(os);
+		return 0;
+	}
 	fn = PyObject_GetAttrString(m, "_after_fork");
 	reg = fn ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
 	kw = reg ? Py_BuildValue("{sO}", "after_in_child", fn) : NULL;

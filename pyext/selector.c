@@ -10,10 +10,13 @@
 #include <structmember.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
-#include <time.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#endif
+
+#include "../src/platform.h"
 
 #define EVENT_READ  1 /* selectors.EVENT_READ */
 #define EVENT_WRITE 2
@@ -295,6 +298,20 @@ Selector_dealloc(SelectorObject *self)
 /* ---- the selectors API ---------------------------------------------- */
 
 /* The key table: the fd_to_key dict and keyvec always change together. */
+/* 1 if fd names an open file.  Only POSIX reuses a closed descriptor's
+ * number for the next open file the way epoll's ENOENT reports it; a
+ * Windows socket handle is not a descriptor, so there the answer is 0. */
+static int
+fd_is_open(int fd)
+{
+#ifdef _WIN32
+	(void)fd;
+	return 0;
+#else
+	return fcntl(fd, F_GETFD) != -1;
+#endif
+}
+
 static int
 keys_set(SelectorObject *self, PyObject *fdobj, int fd, PyObject *key,
          int events)
@@ -493,7 +510,7 @@ Selector_modify(SelectorObject *self, PyObject *args, PyObject *kwds)
 				PyErr_Clear();
 			gp_remove(self->poller, fd);
 			Py_DECREF(fdobj);
-			if (rc == GP_EBADF && fcntl(fd, F_GETFD) != -1) {
+			if (rc == GP_EBADF && fd_is_open(fd)) {
 				/* The registered file was closed and its number
 				 * reused: epoll (and so EpollSelector) says
 				 * ENOENT, FileNotFoundError. */
@@ -635,9 +652,7 @@ gpy_selector_begin_report(SelectorObject *self)
 static int64_t
 mono_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return gp__now_ns();
 }
 
 static PyObject *

@@ -586,6 +586,9 @@ afd_bits(ULONG ev)
 	return bits;
 }
 
+static void io_collect(gp_poller *p, struct iocp_state *s, ULONG n, int *kp,
+                       int *woken);
+
 static int
 io_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 {
@@ -607,11 +610,29 @@ io_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 		int64_t t = gp__ms_round_up(timeout_ns);
 		ms = t >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)t;
 	}
-	if (!GetQueuedCompletionStatusEx(s->port, s->entries, (ULONG)kmax, &n,
-	                                 ms, FALSE)) {
-		DWORD err = GetLastError();
-		return err == WAIT_TIMEOUT ? 0 : win_code(err);
+	/* A full batch of completions can make fewer records than it held
+	 * (cancelled and stale polls make none): then the rest of what is
+	 * queued is taken too, without waiting, so that fewer than kmax
+	 * records always means nothing else was ready. */
+	for (int want = kmax;; want = kmax - k, ms = 0) {
+		if (!GetQueuedCompletionStatusEx(s->port, s->entries,
+		                                 (ULONG)want, &n, ms, FALSE)) {
+			DWORD err = GetLastError();
+			if (k > 0 || err == WAIT_TIMEOUT)
+				return k;
+			return win_code(err);
+		}
+		io_collect(p, s, n, &k, woken);
+		if (n < (ULONG)want || k >= kmax)
+			return k;
 	}
+}
+
+/* Turns n dequeued completions into records at p->raw[*k...]. */
+static void
+io_collect(gp_poller *p, struct iocp_state *s, ULONG n, int *kp, int *woken)
+{
+	int k = *kp;
 
 	gp__mutex_lock(&p->lock);
 	for (ULONG i = 0; i < n; i++) {
@@ -659,7 +680,7 @@ io_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 			ks->armed = 0; /* out of memory: cannot re-arm */
 	}
 	gp__mutex_unlock(&p->lock);
-	return k;
+	*kp = k;
 }
 
 static void

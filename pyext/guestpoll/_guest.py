@@ -307,11 +307,160 @@ class _WakeupFdGuard:
             logger.exception("guestpoll: could not give the host's signal wake-up fd back")
 
 
+class _ProactorWait:
+    """The split wait of a proactor loop (Windows' default loop, over an
+    I/O completion port), standing in for the loop's ``_selector`` alias of
+    its proactor during a guest run: the wait on the port moves to a waiter
+    thread, and the completions are processed on the host thread.
+
+    The waiter thread (one per wait; a wait only begins when the loop has
+    nothing to do) dequeues at most one completion packet, which wakes it,
+    and hands the tick to the host.  The packet goes back into the port
+    unchanged (PostQueuedCompletionStatus with the same byte count, key and
+    OVERLAPPED address; a proactor reads an operation's status from its
+    OVERLAPPED, not from the packet), and the next ``select()`` lets the
+    proactor take it with everything else that completed meanwhile.  A
+    packet with key 0 and this object's address as its "OVERLAPPED" wakes
+    a wait early (_notify); a proactor ignores a packet whose address it
+    did not issue, if one ever reaches it.  (Not a null address: Wine 8
+    reports a dequeued packet without one as a failure.)
+
+    It offers what the guest driver uses of :class:`guestpoll.Selector`:
+    ``select``, ``_guest``, ``_wstate``, ``_wait_start``, ``_wait_cancel``,
+    ``_notify`` and ``_poll_ready``."""
+
+    def __init__(self, proactor: Any) -> None:
+        import _overlapped  # Windows only
+
+        self._ov = _overlapped
+        self._proactor = proactor
+        self._iocp = proactor._iocp
+        self._guest = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._callback: Optional[Callable[[], None]] = None
+        self._waiting = False  # a waiter thread is in the port's wait
+        self._done = False  # its packet (or its timeout) is not taken yet
+        self._packet: Any = None
+        self._stash: list[Any] = []  # results _poll_ready took early
+        self._wake = id(self)  # the wake-up packet's "OVERLAPPED" address
+
+    @property
+    def _wstate(self) -> int:
+        # In flight until the waiter has taken the callback: from then on
+        # the callback brings the next tick, and a tick the host runs
+        # meanwhile (even before the callback returns) collects the wait.
+        with self._cond:
+            if self._waiting or self._callback is not None:
+                return _WAIT_INFLIGHT
+            return 2 if self._done else 0
+
+    def _ms(self, timeout: Optional[float]) -> int:
+        if timeout is None:
+            return self._ov.INFINITE
+        return min(math.ceil(max(0.0, timeout) * 1e3), self._ov.INFINITE - 1)
+
+    def _wait_start(self, timeout: Optional[float], callback: Callable[[], None]) -> None:
+        ms = self._ms(timeout)
+        with self._cond:
+            if self._waiting or self._done or self._callback is not None:
+                raise RuntimeError("a guest wait is already in flight or ready")
+            self._callback = callback
+            self._waiting = True
+        thread = threading.Thread(
+            target=self._waiter, args=(ms,), name="guestpoll-proactor-wait", daemon=True
+        )
+        try:
+            thread.start()
+        except BaseException:
+            with self._cond:
+                self._callback = None
+                self._waiting = False
+            raise
+
+    def _waiter(self, ms: int) -> None:
+        try:
+            packet = self._ov.GetQueuedCompletionStatus(self._iocp, ms)
+        except BaseException as exc:  # the port is gone: the tick finds out
+            packet = exc
+        with self._cond:
+            self._packet = packet
+            self._done = True
+            self._waiting = False
+            callback, self._callback = self._callback, None
+            self._cond.notify_all()
+        if callback is not None:
+            callback()
+
+    def _take(self) -> None:
+        """Puts the finished wait's packet back into the port (lock held)."""
+        packet, self._packet, self._done = self._packet, None, False
+        if isinstance(packet, BaseException):
+            raise packet
+        if packet is not None:
+            _err, transferred, key, address = packet
+            if key or address != self._wake:
+                self._ov.PostQueuedCompletionStatus(self._iocp, transferred, key, address)
+
+    def _notify(self) -> None:
+        with self._cond:
+            if self._waiting:
+                self._ov.PostQueuedCompletionStatus(self._iocp, 0, 0, self._wake)
+
+    def _wait_cancel(self) -> None:
+        """Ends the wait in flight; its callback is not called unless the
+        waiter took it already (a host tick it brings then does nothing)."""
+        with self._cond:
+            self._callback = None
+            if self._waiting:
+                self._ov.PostQueuedCompletionStatus(self._iocp, 0, 0, self._wake)
+            while self._waiting:
+                self._cond.wait()
+            if self._done:
+                self._take()
+
+    def _poll_ready(self) -> bool:
+        if self._wstate != 0:
+            return True
+        results = self._proactor.select(0)
+        self._stash.extend(results)
+        return bool(results)
+
+    def select(self, timeout: Optional[float] = None) -> list[Any]:
+        with self._cond:
+            if self._waiting or self._callback is not None:
+                if not self._guest:
+                    raise RuntimeError("select() while a guest wait is in flight")
+                timeout = -1  # a host tick: the wait brings the events
+            elif self._done:
+                self._take()
+                timeout = 0
+        results, self._stash = self._stash, []
+        if timeout == -1:
+            return results
+        if self._guest or results:
+            timeout = 0
+        return results + self._proactor.select(timeout)
+
+    def close(self) -> None:
+        self._wait_cancel()
+
+
+def _is_proactor_loop(loop: Any) -> bool:
+    proactor = getattr(loop, "_proactor", None)
+    return proactor is not None and hasattr(proactor, "_iocp") and loop._selector is proactor
+
+
 def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
     """Creates the guest loop and makes it steerable, or raises
     RuntimeError saying why it cannot be a guest."""
     if loop_factory is None:
-        return asyncio.SelectorEventLoop(Selector())
+        if sys.platform != "win32" or not _runner.HAS_RUN_FOREVER_SETUP:
+            # (Before 3.13 the proactor loop overrides run_forever(), which
+            # a guest bypasses: the selector loop stays the default there.)
+            return asyncio.SelectorEventLoop(Selector())
+        # Windows: the loop asyncio.run would make, by the policy: the
+        # proactor loop by default, a selector loop if the policy says so.
+        loop_factory = events.new_event_loop
     loop = loop_factory()
     why = None
     if not isinstance(loop, base_events.BaseEventLoop):
@@ -319,8 +468,8 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
             "it is not an asyncio.BaseEventLoop; compiled loops such as "
             "uvloop cannot be run one iteration at a time"
         )
-    elif not isinstance(loop, selector_events.BaseSelectorEventLoop):
-        why = "only selector event loops can be guests (not proactor loops)"
+    elif not isinstance(loop, selector_events.BaseSelectorEventLoop) and not _is_proactor_loop(loop):
+        why = "only selector event loops and Windows' proactor loop can be guests"
     elif loop.is_closed():
         why = "it is closed"
     elif loop.is_running():
@@ -338,6 +487,9 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
         raise RuntimeError(
             f"start_guest_run(): the loop {type(loop).__name__} cannot be a guest: {why}"
         )
+    if _is_proactor_loop(loop):
+        loop._selector = _ProactorWait(loop._proactor)
+        return loop
     old = loop._selector
     if not isinstance(old, Selector):
         # Carry the registrations (the self-pipe at least) over.
@@ -999,8 +1151,13 @@ def start_guest_run(
     :class:`outcome.Error` holding the exception.
 
     *debug* is passed to the loop's ``set_debug``; *loop_factory*, a callable
-    making the event loop (any :class:`asyncio.SelectorEventLoop`; its
-    selector is replaced by a :class:`guestpoll.Selector`).
+    making the event loop: any :class:`asyncio.SelectorEventLoop` (its
+    selector is replaced by a :class:`guestpoll.Selector`) or, on Windows,
+    an :class:`asyncio.ProactorEventLoop` (its completion-port wait runs on
+    a waiter thread; CPython 3.13 or newer).  Without it the loop is a
+    selector loop over a :class:`guestpoll.Selector`, except on Windows
+    with CPython 3.13 or newer, where it is the loop ``asyncio.run`` would
+    make: the proactor loop by default.
 
     Returns the main :class:`asyncio.Task`, which wraps *coro*, mostly for
     cancelling it.  The run is not over when that task is: remaining tasks,

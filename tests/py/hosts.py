@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import mmap
 import os
 import queue
 import threading
@@ -348,6 +349,23 @@ async def busy_guest(seconds: float) -> int:
     return n
 
 
+_trio_broken: list = []
+
+
+def trio_unusable() -> Optional[str]:
+    """None if ``trio.run`` works in this process, else why not (Trio's
+    Windows backend fails under Wine 8's socket emulation, for one)."""
+    if not _trio_broken:
+        import trio
+
+        try:
+            trio.run(trio.sleep, 0)
+            _trio_broken.append(None)
+        except OSError as exc:
+            _trio_broken.append(f"trio.run(trio.sleep, 0) itself fails here: {exc!r}")
+    return _trio_broken[0]
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -357,5 +375,11 @@ def os_threads() -> int:
 
 
 def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """Resident set size from /proc/self/statm (Linux; under Wine, that of
+    the Linux process running Windows' Python); skips the test without it."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except OSError as exc:
+        pytest.skip(f"no /proc/self/statm to read the RSS from: {exc}")
+    return pages * mmap.PAGESIZE

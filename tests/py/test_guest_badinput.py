@@ -429,6 +429,10 @@ def test_loop_factory_returning_same_loop_twice():
 def test_loop_factory_selector_with_registrations_is_carried_over_without_leak(selector_factory):
     """The factory's own selector is replaced: its registrations move to
     the guestpoll one and it is closed (no fd leaked over many runs)."""
+    try:
+        selector_factory().close()
+    except AttributeError as exc:  # no poll() (Windows)
+        pytest.skip(f"this selector does not exist here: {exc}")
 
     async def main():
         return type(asyncio.get_running_loop()._selector).__name__

@@ -22,6 +22,10 @@ sniffio = pytest.importorskip("sniffio")
 import hosts  # noqa: E402
 from hosts import guestpoll, trio_guest_run  # noqa: E402
 
+if hosts.trio_unusable():
+    print("SKIP:", hosts.trio_unusable())
+    pytest.skip(hosts.trio_unusable(), allow_module_level=True)
+
 LONG = 30.0
 PROMPT = 5.0
 

@@ -373,7 +373,10 @@ def test_guestpolls_own_hosts_are_not_watched():
 
 
 def _trio():
-    return pytest.importorskip("trio")
+    trio = pytest.importorskip("trio")
+    if testhosts.trio_unusable():
+        pytest.skip(testhosts.trio_unusable())
+    return trio
 
 
 def test_trio_both_directions():

@@ -158,6 +158,7 @@ def test_add_reader_add_writer(selector_cls):
     assert run(main, selector_cls) == "ok"
 
 
+@pytest.mark.selector_subprocess
 def test_subprocess_pipes(selector_cls):
     code = (
         "import sys\n"
@@ -285,6 +286,7 @@ def test_run_in_executor(selector_cls):
     assert own[0] == 200 and thr[0] == 14
 
 
+@pytest.mark.posix_signals
 def test_signal_handler(selector_cls):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers need the main thread")

@@ -37,9 +37,10 @@ import hypothesis.configuration  # noqa: E402
 # Hypothesis keeps caches (and, without database=None, examples) under
 # ./.hypothesis: not in the build tree (make distcheck wants it clean) nor
 # the source tree.  HYPOTHESIS_STORAGE_DIRECTORY chooses another place.
+_USER = os.getuid() if hasattr(os, "getuid") else "win"  # Windows: a per-user temp dir
 hypothesis.configuration.set_hypothesis_home_dir(
     os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
-    or os.path.join(tempfile.gettempdir(), f"guestpoll-hypothesis-{os.getuid()}")
+    or os.path.join(tempfile.gettempdir(), f"guestpoll-hypothesis-{_USER}")
 )
 
 from hypothesis import HealthCheck, settings  # noqa: E402
