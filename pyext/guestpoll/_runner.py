@@ -1,5 +1,6 @@
 """asyncio.Runner's life cycle, as the guest mirrors it, and the shims for
-each CPython version (3.10 to 3.13; 3.14 where asyncio lets us ask).
+each CPython version (3.10 to 3.15; what asyncio.run accepts is asked of
+the running interpreter's asyncio.Runner).
 
 What changes with CPython lives here: which private asyncio pieces exist,
 which ones the guest calls, and which ones it re-implements.  MIRRORED
@@ -104,17 +105,24 @@ _Runner = getattr(asyncio, "Runner", None)
 
 if _Runner is not None:
 
+    class _ProbeLoop:
+        """The loop _RunProbe hands asyncio.Runner.run: the first thing run()
+        does with its loop after checking *coro* is create_task(coro), and
+        there it stops with what it would have run."""
+
+        def create_task(self, coro: Any, **kwargs: Any) -> None:
+            raise _Accepted(coro)
+
     class _RunProbe(_Runner):  # type: ignore[misc, valid-type]
-        """asyncio.Runner, stopped where it would create its loop: what its
-        run() accepts, it accepts (possibly wrapped), and what it refuses
-        it refuses with the same exception, on every interpreter."""
+        """asyncio.Runner, stopped where it would create its main task:
+        what its run() accepts, it accepts (possibly wrapped), and what it
+        refuses it refuses with the same exception, on every interpreter,
+        whether run() checks *coro* before making its loop (3.11 to 3.13)
+        or after (3.14)."""
 
         def _lazy_init(self) -> None:
-            frame = sys._getframe(1)
-            try:
-                raise _Accepted(frame.f_locals["coro"])
-            finally:
-                del frame
+            self._loop = _ProbeLoop()
+            self._context = None
 
 
 async def _await_main(awaitable: Any) -> Any:

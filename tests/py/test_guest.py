@@ -33,6 +33,7 @@ import pytest
 
 import hosts
 from hosts import QueueHost, guestpoll, run_guest, run_queue_host
+from known_issues import LAZY_EXECUTOR
 
 ON_MAIN_THREAD = threading.current_thread() is threading.main_thread()
 needs_main_thread = pytest.mark.skipif(
@@ -890,6 +891,7 @@ def test_call_soon_threadsafe_from_foreign_thread():
     assert_value(host, (True, True))
 
 
+@LAZY_EXECUTOR
 def test_run_in_executor_and_executor_shutdown():
     threads = []
 
@@ -913,6 +915,7 @@ def test_run_in_executor_and_executor_shutdown():
     assert threads and all(t is not threading.main_thread() for t in threads)
 
 
+@LAZY_EXECUTOR
 def test_executor_shutdown_waits_for_running_job():
     """A job still running in the default executor when main returns is
     waited for (shutdown_default_executor) before done_callback."""
@@ -1461,29 +1464,50 @@ def _dummy_host_kwargs():
     )
 
 
+def _refusal(fn):
+    """The type of the exception fn() raises (ValueError or TypeError)."""
+    with pytest.raises((ValueError, TypeError)) as info:
+        fn()
+    return type(info.value)
+
+
 @pytest.mark.parametrize(
     "obj",
     [None, 42, lambda: None, asyncio.sleep],
     ids=["None", "int", "function", "coroutine-function"],
 )
-def test_non_coroutine_raises_valueerror(obj):
+def test_non_coroutine_refused_as_asyncio_run_does(obj):
+    """ValueError up to 3.13, TypeError from 3.14 (not an awaitable)."""
     calls, kw = _dummy_host_kwargs()
-    with pytest.raises(ValueError):
-        guestpoll.start_guest_run(obj, **kw)
+    expected = _refusal(lambda: asyncio.run(obj))
+    assert _refusal(lambda: guestpoll.start_guest_run(obj, **kw)) is expected
     assert calls == []
     assert asyncio._get_running_loop() is None
 
 
-def test_awaitable_future_rejected():
-    loop = asyncio.new_event_loop()
-    try:
-        fut = loop.create_future()
-        calls, kw = _dummy_host_kwargs()
-        with pytest.raises(ValueError):
-            guestpoll.start_guest_run(fut, **kw)
+def test_future_as_main_as_asyncio_run_does():
+    """A Future (of another loop) is refused with ValueError up to 3.13;
+    from 3.14 asyncio.run awaits any awaitable, and awaiting a Future of
+    another loop fails the run (RuntimeError)."""
+
+    def attempt(run):
+        loop = asyncio.new_event_loop()
+        try:
+            run(loop.create_future())
+        except Exception as exc:
+            return type(exc)
+        finally:
+            loop.close()
+        return None  # pragma: no cover - the future never completes
+
+    expected = attempt(asyncio.run)
+    assert expected is (RuntimeError if sys.version_info >= (3, 14) else ValueError)
+    calls, kw = _dummy_host_kwargs()
+    if expected is ValueError:
+        assert attempt(lambda fut: guestpoll.start_guest_run(fut, **kw)) is ValueError
         assert calls == []
-    finally:
-        loop.close()
+    else:
+        assert attempt(lambda fut: run_guest(fut).outcome.unwrap()) is expected
 
 
 def test_start_inside_running_asyncio_loop():
@@ -1516,15 +1540,20 @@ def test_start_inside_running_asyncio_loop():
 
 def test_second_run_from_host_code_refused():
     """While one run is active its loop is the running loop of the host
-    thread, so starting another there is refused like asyncio.run()."""
+    thread, so starting another there is refused like asyncio.run().  The
+    order follows from handshakes: the host tries both from its own
+    callbacks (outside any tick) and only then lets the first run end."""
     seen = {}
 
     async def second():  # pragma: no cover - must never run
         seen["second ran"] = True
 
     async def main():
-        hostbox["host"].call_later(0.02, try_second)
-        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        release = loop.create_future()
+        hostbox["release"] = lambda: loop.call_soon_threadsafe(release.set_result, None)
+        hostbox["host"].call_soon(try_second)
+        await release
         return "first"
 
     def try_second():
@@ -1536,6 +1565,7 @@ def test_second_run_from_host_code_refused():
             )
         except RuntimeError as exc:
             seen["error"] = exc
+        hostbox["host"].call_soon(try_asyncio_run)
 
     hostbox = {}
 
@@ -1547,11 +1577,11 @@ def test_second_run_from_host_code_refused():
             seen["asyncio.run error"] = exc
         finally:
             coro.close()
+            hostbox["release"]()
 
     def start(host):
         hostbox["host"] = host
         host.start(main())
-        host.call_later(0.03, try_asyncio_run)
 
     with no_never_awaited_warning():
         host = run_queue_host(start)

@@ -82,18 +82,35 @@ NOT_COROUTINES = {
 }
 
 
+def _outcome_of(fn: Any) -> tuple:
+    """("value", what fn() returned) or ("error", the exception's type,
+    its message up to the repr of the refused object)."""
+    try:
+        return ("value", fn())
+    except Exception as exc:
+        return ("error", type(exc), str(exc).split(", got ")[0])
+
+
 @pytest.mark.parametrize("name", list(NOT_COROUTINES))
-def test_not_a_coroutine_valueerror_like_asyncio_run(name):
+def test_not_a_coroutine_refused_like_asyncio_run(name):
+    """Up to 3.13 asyncio.run refuses all of these with ValueError("a
+    coroutine was expected"); from 3.14 it runs any awaitable and refuses
+    the rest with TypeError.  start_guest_run does what this interpreter's
+    asyncio.run does, refusing before it calls anything of the host's."""
+    expected = _outcome_of(lambda: asyncio.run(NOT_COROUTINES[name]()))
     obj = NOT_COROUTINES[name]()
-    if sys.version_info < (3, 14):  # 3.14's asyncio.run takes any awaitable
-        with pytest.raises(ValueError, match="a coroutine was expected"):
-            asyncio.run(obj)
     calls: list = []
     with clean_after():
-        with pytest.raises(ValueError, match="a coroutine was expected"):
-            guestpoll.start_guest_run(
+        if expected[0] == "value":
+            assert sys.version_info >= (3, 14) and inspect.isawaitable(obj)
+            assert _outcome_of(lambda: hosts.run_guest(obj).outcome.unwrap()) == expected
+            return
+        got = _outcome_of(
+            lambda: guestpoll.start_guest_run(
                 obj, run_sync_soon_threadsafe=calls.append, done_callback=calls.append
             )
+        )
+    assert got == expected
     assert calls == []
 
 
@@ -105,27 +122,13 @@ def _gen_coro():
 @pytest.mark.parametrize("make", [_gen, _gen_coro], ids=["generator", "types.coroutine"])
 def test_generator_as_asyncio_run_takes_it(make):
     """Generators: asyncio.iscoroutine() accepts them up to 3.11 (the run
-    then fails in the task) and refuses them from 3.12 on; guestpoll
-    follows asyncio.run either way."""
-    try:
-        asyncio.run(make())
-    except Exception as exc:
-        expected: Any = type(exc)
-    else:  # a bare yield is asyncio's "yield control once"
-        expected = None
-    obj = make()
+    then fails in the task) and refuses them from 3.12 on; 3.14's
+    asyncio.run runs a types.coroutine generator (an awaitable) and refuses
+    a plain one with TypeError.  guestpoll follows asyncio.run either way."""
+    expected = _outcome_of(lambda: asyncio.run(make()))
     with clean_after():
-        if not asyncio.iscoroutine(obj):
-            assert expected is ValueError
-            with pytest.raises(ValueError, match="a coroutine was expected"):
-                guestpoll.start_guest_run(obj, run_sync_soon_threadsafe=print, done_callback=print)
-            obj.close()
-        else:
-            host = hosts.run_guest(obj)
-            if expected is None:
-                assert host.outcome.value is None
-            else:
-                assert type(host.outcome.error) is expected
+        got = _outcome_of(lambda: hosts.run_guest(make()).outcome.unwrap())
+    assert got == expected
 
 
 # ----------------------------------------------- the host refuses ticks

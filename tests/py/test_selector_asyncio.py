@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from known_issues import LAZY_EXECUTOR
+
 
 def run(main, selector_cls):
     """Run main(sel) to completion on asyncio.SelectorEventLoop(sel), with the
@@ -263,6 +265,7 @@ def test_call_soon_threadsafe_wakes_loop(selector_cls):
     assert dt < 5.0
 
 
+@LAZY_EXECUTOR
 def test_run_in_executor(selector_cls):
     def blocking(x):
         time.sleep(0.05)
