@@ -33,7 +33,6 @@ def read_version() -> str:
 PROBES = [
     ("HAVE_SYS_EPOLL_H", ["sys/epoll.h"], "return 0;"),
     ("HAVE_EPOLL_CREATE1", ["sys/epoll.h"], "return epoll_create1(0);"),
-    ("HAVE_EPOLL_PWAIT2", ["stddef.h", "sys/epoll.h"], "return epoll_pwait2(0, NULL, 0, NULL, NULL);"),
     ("HAVE_SYS_EVENTFD_H", ["sys/eventfd.h"], "return 0;"),
     ("HAVE_EVENTFD", ["sys/eventfd.h"], "return eventfd(0, 0);"),
     ("HAVE_POLL_H", ["poll.h"], "return 0;"),

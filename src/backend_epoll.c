@@ -14,6 +14,49 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_SYS_SYSCALL_H
+#include <sys/syscall.h>
+#endif
+
+/* epoll_pwait2 (Linux 5.11: epoll_wait with a nanosecond timeout) is called
+ * through syscall(), not through the C library's wrapper: glibc has that
+ * wrapper only since 2.35, and a module that links it cannot load on an
+ * older glibc.  Going to the kernel directly keeps one build, whatever the
+ * C library it was linked against, using epoll_pwait2 where the running
+ * kernel has it (the Python wheels are linked against glibc 2.17 for the
+ * manylinux2014 tag, see ./dev wheel) and epoll_wait where it does not
+ * (ep_wait's fallback below).  The number comes from the kernel headers; on
+ * headers older than 5.11 it is the one the kernel gave it on the
+ * architectures named here (441, the same on every architecture with the
+ * common system-call table).  Elsewhere: epoll_wait only. */
+#if defined(SYS_epoll_pwait2)
+#define GP_NR_EPOLL_PWAIT2 SYS_epoll_pwait2
+#elif defined(__NR_epoll_pwait2)
+#define GP_NR_EPOLL_PWAIT2 __NR_epoll_pwait2
+#elif defined(HAVE_SYS_SYSCALL_H) &&                                           \
+        ((defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__))
+#define GP_NR_EPOLL_PWAIT2 441
+#endif
+
+#ifdef GP_NR_EPOLL_PWAIT2
+/* The kernel's struct __kernel_timespec: 64-bit fields on every
+ * architecture, whatever the C library's time_t. */
+struct gp_kernel_timespec {
+	long long tv_sec;
+	long long tv_nsec;
+};
+
+static int
+gp_epoll_pwait2(int epfd, struct epoll_event *evs, int n, int64_t timeout_ns)
+{
+	struct gp_kernel_timespec ts;
+
+	ts.tv_sec = timeout_ns / 1000000000;
+	ts.tv_nsec = timeout_ns % 1000000000;
+	/* No signal mask: the kernel ignores the size argument then. */
+	return (int)syscall(GP_NR_EPOLL_PWAIT2, epfd, evs, n, &ts, NULL, 0);
+}
+#endif
 
 struct epoll_state {
 	int epfd;
@@ -108,13 +151,12 @@ ep_wait(gp_poller *p, int kmax, int64_t timeout_ns, int *woken)
 
 	if (kmax > p->raw_cap)
 		kmax = p->raw_cap;
-#ifdef HAVE_EPOLL_PWAIT2
+#ifdef GP_NR_EPOLL_PWAIT2
 	/* epoll_pwait2 only where its nanoseconds matter: for no limit, 0
 	 * and whole milliseconds epoll_wait says the same and is cheaper
 	 * (c_pingpong: 0.2-0.4 us less per blocking round trip). */
 	if (!s->no_pwait2 && timeout_ns > 0 && timeout_ns % 1000000 != 0) {
-		struct timespec ts, *tsp = gp__timespec(timeout_ns, &ts);
-		n = epoll_pwait2(s->epfd, s->evs, kmax, tsp, NULL);
+		n = gp_epoll_pwait2(s->epfd, s->evs, kmax, timeout_ns);
 		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
 			s->no_pwait2 = 1; /* old kernel or a seccomp filter */
 			return ep_wait(p, kmax, timeout_ns, woken);

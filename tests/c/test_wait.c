@@ -18,6 +18,16 @@
 
 #include "testutil.h"
 
+#ifdef __linux__
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#endif
+
 #define LATE TU_MS(5000) /* "returned at all" bound */
 
 /* gp_wait with a timeout and nothing ready: returns 0, not early.  With
@@ -629,6 +639,194 @@ START_TEST(test_remaining_time_single_add)
 }
 END_TEST
 
+/* ---- epoll_pwait2 and its fallback (Linux) ------------------------------ */
+
+#ifdef __linux__
+/* The number backend_epoll.c calls epoll_pwait2 by (same rule). */
+#if defined(SYS_epoll_pwait2)
+#define TU_NR_EPOLL_PWAIT2 SYS_epoll_pwait2
+#elif defined(__NR_epoll_pwait2)
+#define TU_NR_EPOLL_PWAIT2 __NR_epoll_pwait2
+#elif (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
+#define TU_NR_EPOLL_PWAIT2 441
+#endif
+#endif
+
+#if defined(__linux__) && defined(TU_NR_EPOLL_PWAIT2)
+/* Exit codes of the child of test_epoll_pwait2_paths. */
+enum {
+	PW_OK = 0,
+	PW_SKIP_SECCOMP = 77, /* no seccomp filters here */
+	PW_SKIP_KERNEL = 78,  /* the kernel has no epoll_pwait2 */
+	PW_FILTER = 10,       /* the filter did not act as installed */
+	PW_POLLER = 11,
+	PW_TIMEOUT = 12, /* a timed wait gave events, or returned early */
+	PW_EVENT = 13,   /* a ready pipe was not reported */
+};
+
+/* Installs a seccomp filter under which the system calls nrs[0..n-1]
+ * fail with errno err; every other call is allowed.  0 or -1. */
+static int
+pw_block(const long *nrs, int n, int err)
+{
+	struct sock_filter f[8];
+	struct sock_fprog prog;
+	int k = 0;
+
+	f[k++] = (struct sock_filter)BPF_STMT(
+	        BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < n; i++)
+		f[k++] = (struct sock_filter)BPF_JUMP(
+		        BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+		        (unsigned char)(n - i), 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	                                      SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(
+	        BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & 0xffff));
+	prog.len = (unsigned short)k;
+	prog.filter = f;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* One timed wait with nothing ready: 0 records, not early. */
+static int
+pw_timed_wait_ok(gp_poller *p, int64_t ns)
+{
+	gp_event ev[4];
+	int64_t t0 = tu_now_ns();
+
+	return gp_wait(p, ev, 4, ns) == 0 && tu_now_ns() - t0 >= ns;
+}
+
+/* The child's part: blocks system calls as _i says, checks that the
+ * filter acts, then that timed waits with a sub-millisecond part (the
+ * ones the epoll backend sends to epoll_pwait2) and a ready pipe work.
+ * Returns a PW_ exit code. */
+static int
+pw_child(int variant)
+{
+	long nrs[2];
+	int n = 0, err, pfd[2];
+	gp_poller *p;
+	gp_event ev[4];
+	int rc = PW_OK;
+
+	/* The kernel has epoll_pwait2 if it answers EBADF for fd -1. */
+	errno = 0;
+	if (syscall(TU_NR_EPOLL_PWAIT2, -1, NULL, 1, NULL, NULL, 0) == -1 &&
+	    errno == ENOSYS && variant == 2)
+		return PW_SKIP_KERNEL;
+	if (variant < 2) {
+		/* 0: a kernel without it (ENOSYS); 1: a seccomp profile
+		 * that denies unknown calls (EPERM, Docker's default). */
+		err = variant == 0 ? ENOSYS : EPERM;
+		nrs[n++] = TU_NR_EPOLL_PWAIT2;
+	} else {
+		/* 2: epoll_pwait2 is the only way left to wait with a
+		 * timeout, so the syscall() path itself must work. */
+		err = EPERM;
+#ifdef SYS_epoll_wait
+		nrs[n++] = SYS_epoll_wait;
+#endif
+		nrs[n++] = SYS_epoll_pwait;
+	}
+	if (pw_block(nrs, n, err) != 0)
+		return PW_SKIP_SECCOMP;
+	errno = 0;
+	if (syscall(nrs[0], -1, NULL, 1, NULL, NULL, 0) != -1 || errno != err)
+		return PW_FILTER;
+	p = NULL;
+	if (gp_poller_new(&p, NULL) != 0 || pipe(pfd) != 0)
+		return PW_POLLER;
+	if (strcmp(gp_poller_backend(p), "epoll") != 0) {
+		rc = PW_POLLER;
+		gp_poller_free(p);
+		return rc;
+	}
+	if (gp_add(p, pfd[0], GP_READ, TU_TAG(1)) != 0)
+		rc = PW_POLLER;
+	/* Twice: the first may be the one that finds epoll_pwait2 gone. */
+	else if (!pw_timed_wait_ok(p, 1500000) || !pw_timed_wait_ok(p, 250000))
+		rc = PW_TIMEOUT;
+	else if (write(pfd[1], "x", 1) != 1 ||
+	         gp_wait(p, ev, 4, 2500000) != 1 || ev[0].data != TU_TAG(1))
+		rc = PW_EVENT;
+	gp_poller_free(p);
+	close(pfd[0]);
+	close(pfd[1]);
+	return rc;
+}
+
+/* The epoll backend calls epoll_pwait2 through syscall() for timeouts
+ * with a sub-millisecond part and falls back to epoll_wait (rounding up
+ * to whole milliseconds) when the call fails with ENOSYS (a kernel before
+ * 5.11) or EPERM (a seccomp profile).  Each case runs in a child process
+ * under a seccomp filter (a filter cannot be removed):
+ *   _i 0: epoll_pwait2 fails with ENOSYS, 1: with EPERM (the fallback);
+ *   _i 2: epoll_wait and epoll_pwait fail, so timed waits can only
+ *   succeed through the syscall() path (its number and its timespec). */
+START_TEST(test_epoll_pwait2_paths)
+{
+	static const char *const what[] = {"epoll_pwait2 -> ENOSYS",
+	                                   "epoll_pwait2 -> EPERM",
+	                                   "epoll_wait, epoll_pwait -> EPERM"};
+	int64_t deadline;
+	int status;
+	pid_t pid, r;
+
+	if (!tu_is_epoll()) {
+		tu_skip("test_epoll_pwait2_paths: epoll backend only (this "
+		        "run: "
+		        "%s)",
+		        tu_backend);
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(pw_child(_i));
+	deadline = tu_now_ns() + TU_MS(TU_PATIENCE_MS);
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
+	       tu_now_ns() < deadline)
+		tu_sleep_ms(2);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ck_abort_msg("%s: the child hung (a wait without end?)",
+		             what[_i]);
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(status), "%s: child status %#x", what[_i],
+	              status);
+	switch (WEXITSTATUS(status)) {
+	case PW_SKIP_SECCOMP:
+		tu_skip("test_epoll_pwait2_paths: %s: seccomp filters are not "
+		        "available here",
+		        what[_i]);
+		return;
+	case PW_SKIP_KERNEL:
+		tu_skip("test_epoll_pwait2_paths: %s: this kernel has no "
+		        "epoll_pwait2",
+		        what[_i]);
+		return;
+	default:
+		ck_assert_msg(WEXITSTATUS(status) == PW_OK,
+		              "%s: child exit %d (see PW_ codes)", what[_i],
+		              WEXITSTATUS(status));
+	}
+}
+END_TEST
+#else
+START_TEST(test_epoll_pwait2_paths)
+{
+	tu_skip("test_epoll_pwait2_paths: Linux (epoll, seccomp) only");
+}
+END_TEST
+#endif
+
 Suite *
 wait_suite(void)
 {
@@ -642,6 +840,7 @@ wait_suite(void)
 	tcase_add_test(tc, test_event_ends_timed_wait);
 	tcase_add_test(tc, test_remaining_time);
 	tcase_add_test(tc, test_remaining_time_single_add);
+	tcase_add_loop_test(tc, test_epoll_pwait2_paths, 0, 3);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("notify");
