@@ -102,22 +102,9 @@ CHECKED = {
         'asyncio.base_events:_run_until_complete_cb': 'ccd2de9ff9c5b958',
         'asyncio.coroutines:iscoroutine': '30de685d01022c0c',
     },
-    # checked against CPython 3.15.2 (Debian sid): as 3.14
-    (3, 15): {
-        'asyncio.runners:run': '6e2b44864d0f2201',
-        'asyncio.runners:_cancel_all_tasks': 'a217fa877b04e831',
-        'asyncio.runners:Runner.run': '46550fd97dda6c05',
-        'asyncio.runners:Runner.close': 'aa0b834a45b31015',
-        'asyncio.runners:Runner._lazy_init': '2d5f6160236344d7',
-        'asyncio.runners:Runner._on_sigint': '03fdb9f20e9dbd97',
-        'asyncio.base_events:BaseEventLoop.run_until_complete': 'd3e623f8c1d46f9a',
-        'asyncio.base_events:BaseEventLoop.run_forever': '6c53609b58611ea0',
-        'asyncio.base_events:BaseEventLoop._run_forever_setup': '0c8c5218e2efcba5',
-        'asyncio.base_events:BaseEventLoop._run_forever_cleanup': '798ea7cd9827c584',
-        'asyncio.base_events:_run_until_complete_cb': 'ccd2de9ff9c5b958',
-        'asyncio.coroutines:iscoroutine': '30de685d01022c0c',
-    },
 }
+# checked against CPython 3.15.2 (Debian sid): the same as 3.14
+CHECKED[(3, 15)] = CHECKED[(3, 14)]
 
 
 def digest(spec):
