@@ -713,10 +713,13 @@ pw_child(int variant)
 	gp_event ev[4];
 	int rc = PW_OK;
 
-	/* The kernel has epoll_pwait2 if it answers EBADF for fd -1. */
+	/* The kernel has epoll_pwait2 if it answers EBADF for fd -1.  Where
+	 * it answers ENOSYS (an old kernel, or valgrind, which does not pass
+	 * the call on), only the ENOSYS case can be checked: a filter's EPERM
+	 * would not be seen under valgrind, and case 2 needs the call. */
 	errno = 0;
 	if (syscall(TU_NR_EPOLL_PWAIT2, -1, NULL, 1, NULL, NULL, 0) == -1 &&
-	    errno == ENOSYS && variant == 2)
+	    errno == ENOSYS && variant != 0)
 		return PW_SKIP_KERNEL;
 	if (variant < 2) {
 		/* 0: a kernel without it (ENOSYS); 1: a seccomp profile
@@ -808,8 +811,8 @@ START_TEST(test_epoll_pwait2_paths)
 		        what[_i]);
 		return;
 	case PW_SKIP_KERNEL:
-		tu_skip("test_epoll_pwait2_paths: %s: this kernel has no "
-		        "epoll_pwait2",
+		tu_skip("test_epoll_pwait2_paths: %s: no epoll_pwait2 here "
+		        "(the kernel, or valgrind, answers ENOSYS)",
 		        what[_i]);
 		return;
 	default:

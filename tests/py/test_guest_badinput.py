@@ -237,13 +237,24 @@ def test_threadsafe_raising_after_host_stopped_off_main_thread(caplog):
     def host_thread():
         host = QueueHost()
         host.thread_id = threading.get_ident()
+        state = {"open": True}
+
+        def threadsafe(fn):
+            if not state["open"]:
+                raise RuntimeError("host loop is closed")
+            host._q.put(fn)
 
         async def main():
             await asyncio.sleep(0.2)  # a wait on the waiter thread
 
-        host.start(main(), not_threadsafe=False, loop_factory=factory)
+        guestpoll.start_guest_run(
+            main(),
+            run_sync_soon_threadsafe=threadsafe,
+            done_callback=host.done_callback,
+            loop_factory=factory,
+        )
         host.run_pending()  # the first tick: main() now sleeps
-        host.refuse_wakeups()
+        state["open"] = False
         del host
         # The wait ends; its wakeup is refused; the finisher thread
         # finishes the run (a hang guard, not a timing assumption).
