@@ -11,15 +11,8 @@
 #include "bridge.h"
 
 #include <stdatomic.h>
-#ifdef _WIN32
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-#else
-#include <time.h>
-#endif
 
+#include "../src/platform.h"
 #include "selector.h"
 
 /* The split wait as the guest driver sees it: libguestpoll's state, except
@@ -129,12 +122,7 @@ gpy_bridge_at_exit(PyObject *module, PyObject *unused)
 	atomic_store(&shutting_down, 1);
 	while (atomic_load(&attaching) > 0) {
 		Py_BEGIN_ALLOW_THREADS
-#ifdef _WIN32
-		Sleep(1);
-#else
-		struct timespec ts = {0, 100000};
-		nanosleep(&ts, NULL);
-#endif
+		gp__nap();
 		Py_END_ALLOW_THREADS
 	}
 	Py_RETURN_NONE;

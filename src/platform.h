@@ -119,6 +119,13 @@ gp__now_ns(void)
 	       (int64_t)(c.QuadPart % f.QuadPart) * 1000000000 / f.QuadPart;
 }
 
+/* A short pause of the calling thread (a poll loop's back-off). */
+static inline void
+gp__nap(void)
+{
+	Sleep(1);
+}
+
 /* No fork() on Windows: a poller is never in a forked child. */
 typedef int gp_pid;
 #define gp__getpid() 0
@@ -199,6 +206,15 @@ gp__now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A short pause of the calling thread (a poll loop's back-off). */
+static inline void
+gp__nap(void)
+{
+	struct timespec ts = {0, 100000};
+
+	nanosleep(&ts, NULL);
 }
 
 typedef pid_t gp_pid;
