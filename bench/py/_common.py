@@ -86,6 +86,11 @@ def timing_argv(args: argparse.Namespace) -> list[str]:
     ]
     if args.pin:
         argv += ["--pin", args.pin]
+    if args.quick:
+        # Scripts with their own notion of a short run (host_rt.py: fewer
+        # repetitions and idle seconds) need to know; the values above
+        # are --quick's anyway.
+        argv.append("--quick")
     return argv
 
 

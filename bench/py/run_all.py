@@ -4,7 +4,8 @@ per row on stdout (nothing else; progress goes to stderr).
     python bench/py/run_all.py [--quick | --duration S --reps N --warmup S] [--only PREFIX]
 
 Tables, in order: py_select_1/10/100/1000 (select_bench.py), py_echo
-(echo.py), py_guest_rt (guest_rt.py), py_wake (wake.py).  --only keeps the
+(echo.py), py_guest_rt (guest_rt.py), py_wake (wake.py), py_host_rt and
+py_host_idle (host_rt.py).  --only keeps the
 tables whose id starts with PREFIX (e.g. --only py_select_100, --only py_wake).
 Every row runs in a fresh interpreter (sys.executable, inheriting the
 environment: put guestpoll on PYTHONPATH).  Peers that are not installed
@@ -28,6 +29,7 @@ SCRIPTS = [
     ("echo.py", ["py_echo"]),
     ("guest_rt.py", ["py_guest_rt"]),
     ("wake.py", ["py_wake"]),
+    ("host_rt.py", ["py_host_rt", "py_host_idle"]),
 ]
 
 
