@@ -15,8 +15,8 @@ cancels the asyncio task (and waits for it to wind down); a cancelled
 asyncio caller cancels the Trio function's cancel scope.  Exceptions keep
 their tracebacks.  By default no thread waits for asyncio: a Trio system
 task waits until the poller's descriptor is readable
-(``trio.lowlevel.wait_readable``) or the loop's next deadline comes (a
-cancel scope's deadline), and runs the asyncio loop's next tick (the
+(``trio.lowlevel.wait_readable``), another until the loop's next deadline
+comes (a cancel scope's deadline), and either runs the asyncio loop's next tick (the
 no-thread path, see :mod:`guestpoll.hosts`; :func:`guest` chooses).
 With the waiter thread, its wake-up is the Trio run's
 ``TrioToken.run_sync_soon``.
@@ -54,8 +54,7 @@ class TrioHost(hosts.Host):
         super().__init__()
         self.token = trio.lowlevel.current_trio_token()
         self.nursery: Any = None  # where run_trio starts Trio functions
-        # The no-thread path: one system task watches the fd, with the
-        # timer as its cancel scope's deadline.
+        # The no-thread path: system tasks watch the fd and run the timer.
         self._watch: Optional[_Watch] = None
 
     def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
@@ -95,52 +94,70 @@ class TrioHost(hosts.Host):
 
 
 class _Watch:
-    """The system task of :meth:`TrioHost.watch_fd`: waits until the fd is
-    readable or the deadline comes, then runs the matching callable."""
+    """The system tasks of :meth:`TrioHost.watch_fd`: one waits until the
+    fd is readable and runs *fn*, again and again; the other, started at
+    the first timer, sleeps under a cancel scope whose deadline is the
+    timer's and runs the timer's callable.  Two tasks, so that the fd's
+    wait (every round trip) needs no cancel scope of its own, and moving
+    the timer is just setting a deadline."""
 
     def __init__(self, host: TrioHost, fd: int, fn: Callable[[], object]) -> None:
         self.host = host
         self.fd = fd
         self.fn: Optional[Callable[[], object]] = fn
+        self.waiting = False  # the fd task is in wait_readable
         self.deadline = math.inf
         self.timer_fn: Optional[Callable[[], object]] = None
-        self.scope: Optional[trio.CancelScope] = None
+        self.timer_scope: Optional[trio.CancelScope] = None
+        self.timer_task = False
         self.stopped = False
+
+    async def main(self) -> None:
+        while not self.stopped:
+            self.waiting = True
+            try:
+                await trio.lowlevel.wait_readable(self.fd)
+            except trio.ClosedResourceError:
+                return  # stop()
+            finally:
+                self.waiting = False
+            fn = self.fn
+            if fn is not None:
+                self.host.dispatch(fn)
 
     def set_deadline(self, deadline: float, fn: Optional[Callable[[], object]]) -> None:
         self.deadline = deadline
         self.timer_fn = fn
-        if self.scope is not None:
-            self.scope.deadline = deadline
+        if self.timer_scope is not None:
+            self.timer_scope.deadline = deadline
+        elif not self.timer_task and fn is not None:
+            self.timer_task = True
+            trio.lowlevel.spawn_system_task(self._timer, name="guestpoll: asyncio guest's timer")
+
+    async def _timer(self) -> None:
+        while not self.stopped:
+            with trio.CancelScope(deadline=self.deadline) as scope:
+                self.timer_scope = scope
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    self.timer_scope = None
+            if self.stopped:
+                return
+            if trio.current_time() >= self.deadline:
+                fn, self.timer_fn, self.deadline = self.timer_fn, None, math.inf
+                if fn is not None:
+                    self.host.dispatch(fn)
 
     def stop(self) -> None:
         self.stopped = True
         self.fn = self.timer_fn = None
-        if self.scope is not None:
+        if self.waiting:
             # Trio forgets the fd at once (its waiter gets
             # ClosedResourceError): the fd is closed right after this.
             trio.lowlevel.notify_closing(self.fd)
-
-    async def main(self) -> None:
-        while not self.stopped:
-            with trio.CancelScope(deadline=self.deadline) as scope:
-                self.scope = scope
-                try:
-                    await trio.lowlevel.wait_readable(self.fd)
-                except trio.ClosedResourceError:
-                    return  # stop()
-                finally:
-                    self.scope = None
-            if self.stopped:
-                return
-            if not scope.cancelled_caught:
-                fn = self.fn
-            elif trio.current_time() >= self.deadline:
-                fn, self.timer_fn, self.deadline = self.timer_fn, None, math.inf
-            else:
-                continue
-            if fn is not None:
-                self.host.dispatch(fn)
+        if self.timer_scope is not None:
+            self.timer_scope.cancel()
 
 
 _GUEST: trio.lowlevel.RunVar[GuestRun] = trio.lowlevel.RunVar("guestpoll_asyncio_guest")
