@@ -213,6 +213,10 @@ def test_poll_backend_takes_the_thread_or_refuses(monkeypatch):
     """The poll backend has no descriptor to watch: waiter_thread=None
     falls back to the thread, False raises RuntimeError and starts
     nothing."""
+    try:
+        guestpoll.Selector(backend="poll").close()
+    except (OSError, ValueError) as exc:
+        pytest.skip(f"no poll backend here: {exc}")
     monkeypatch.setenv("GUESTPOLL_BACKEND", "poll")
     h = testhosts.SelectHost()
     try:
