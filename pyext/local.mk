@@ -37,7 +37,8 @@ pyext__guestpoll_la_LDFLAGS = -module -avoid-version -shared -rpath $(pkgpyexecd
 pyext__guestpoll_la_LIBADD = libguestpoll_core.la
 
 pkgpython_PYTHON = pyext/guestpoll/__init__.py pyext/guestpoll/_guest.py \
-	pyext/guestpoll/_abandon.py pyext/guestpoll/_runner.py pyext/guestpoll/_trio.py \
+	pyext/guestpoll/_abandon.py pyext/guestpoll/_hostwatch.py pyext/guestpoll/_runner.py \
+	pyext/guestpoll/_trio.py \
 	pyext/guestpoll/_watchdog.py pyext/guestpoll/hosts.py pyext/guestpoll/qt.py \
 	pyext/guestpoll/tk.py pyext/guestpoll/glib.py pyext/guestpoll/trio.py
 dist_pkgpython_DATA = pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \

@@ -1,7 +1,7 @@
 import asyncio
 import selectors
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from _typeshed import FileDescriptorLike
 from outcome import Outcome
@@ -52,6 +52,15 @@ class Selector(selectors.BaseSelector):
     def _poll_ready(self) -> bool: ...
     def _wait_cancel(self) -> None: ...
 
+class HostWatch(Protocol):
+    """What ``host_watch=`` needs: a host loop that watches a descriptor
+    and runs one timer (the no-thread path); host thread only."""
+
+    def watch_fd(self, fd: int, fn: Callable[[], object], /) -> None: ...
+    def unwatch_fd(self) -> None: ...
+    def set_timer(self, delay: float, fn: Callable[[], object], /) -> None: ...
+    def cancel_timer(self) -> None: ...
+
 def start_guest_run(
     coro: Coroutine[Any, Any, Any] | Callable[..., Awaitable[Any]],
     *args: Any,
@@ -60,6 +69,7 @@ def start_guest_run(
     run_sync_soon_not_threadsafe: Callable[[Callable[[], object]], object] | None = ...,
     debug: bool | None = ...,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = ...,
+    host_watch: HostWatch | None = ...,
 ) -> asyncio.Task[Any] | None:
     """Start ``asyncio.run(coro)`` as a guest of the running host loop
     (aioguest's signature), or ``asyncio.run(async_fn(*args))`` (the form

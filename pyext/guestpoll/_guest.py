@@ -55,7 +55,7 @@ from typing import Any, Callable, Coroutine, Generator, Optional
 
 import outcome
 
-from . import Selector, _abandon, _runner, _watchdog
+from . import Selector, _abandon, _hostwatch, _runner, _watchdog
 from ._guestpoll import _call_on_main
 from ._trio import _TrioSoon, _trio_soon
 
@@ -117,6 +117,14 @@ class _TickHandle:
 
     def tick(self) -> None:
         self._run._tick(self)
+
+    def io_ready(self) -> None:
+        """The host's watch of the poller's descriptor fired (no-thread path)."""
+        self._run._io_ready(self)
+
+    def timer(self) -> None:
+        """The host's timer for the loop's next deadline ran out (no-thread path)."""
+        self._run._io_timer(self)
 
     def __del__(self) -> None:
         run = self._run
@@ -545,6 +553,8 @@ class _GuestRun:
         # loop time its timeout ends at.
         self._wakeup: Optional[_Wakeup] = None
         self._wait_deadline = math.inf
+        # The no-thread path: the host watches the poller (_hostwatch).
+        self._io: Optional[_hostwatch.HostWatch] = None
         self._state = RunState.HOST
         self._keep_result = False  # host_gone(): the outcome is returned
         self._kept: Optional[outcome.Outcome] = None
@@ -572,6 +582,8 @@ class _GuestRun:
         debug: Optional[bool],
         loop_factory: Any,
         handle: _TickHandle,
+        host_watch: Any = None,
+        require_watch: bool = False,
     ) -> None:
         try:
             loop = _make_loop(loop_factory)
@@ -582,6 +594,8 @@ class _GuestRun:
         try:
             self._loop = loop
             self._selector = loop._selector
+            if host_watch is not None:
+                self._io = _hostwatch.start(host_watch, self._selector, handle, require_watch)
             self._loop_hooks = (loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook)
             loop._guestpoll_run = self
             if loop_factory is None:
@@ -603,6 +617,8 @@ class _GuestRun:
             first = self._gen.send(None)
         except BaseException:
             self._state = RunState.FINISHED
+            if self._io is not None:
+                self._io.stop()
             coro.close()
             self._restore()
             if not loop.is_closed():
@@ -658,6 +674,8 @@ class _GuestRun:
             finally:
                 if self._set_event_loop:
                     events.set_event_loop(None)
+                if self._io is not None:
+                    self._io.stop()  # before its descriptor is closed
                 loop.close()
 
     def _install_sigint(self, task: tasks.Task) -> Any:
@@ -829,6 +847,8 @@ class _GuestRun:
             self._refuse_forked()
         if handle is not None:
             if self._abandoning:
+                if self._io is not None:
+                    self._io.stop()  # a watch would fire again and again
                 return  # taken over or over: the host's ticks do nothing
             if threading.get_ident() != self._host_thread:
                 self._wrong_thread()
@@ -897,6 +917,8 @@ class _GuestRun:
             if sniffio_local is not None:
                 sniffio_local.name = sniffio_name
             self._in_tick = False
+            if self._io is not None and not self._finished:
+                self._io.resume(handle)
         if refused is not None:
             # The host refuses to schedule ticks: the run cannot go on.
             # Finish it here as an abandoned one (warning, logged outcome)
@@ -938,9 +960,18 @@ class _GuestRun:
                 return False
             loop._guestpoll_waiting = True
             return False
+        if timeout == 0:
+            return True
+        if self._io is not None:
+            # The no-thread path: the host's watch of the poller brings
+            # the next tick, or its timer at the loop's next deadline.
+            loop._guestpoll_waiting = True
+            when = loop._scheduled[0]._when if timeout is not None else None
+            self._io.arm(when, loop.time(), handle)
+            return False
         # Whatever became ready while this tick ran (often the answer the
         # loop is about to wait for) is taken without a thread hop.
-        if timeout == 0 or selector._poll_ready():
+        if selector._poll_ready():
             return True
         wakeup = _Wakeup(handle)
         loop._guestpoll_waiting = True
@@ -959,12 +990,15 @@ class _GuestRun:
         is in flight: queue a tick with the host directly, not through the
         waiter thread (the wait goes on, see _schedule).  False if that is
         not possible, and the caller wakes the wait instead."""
-        wakeup = self._wakeup
-        handle = wakeup._handle if wakeup is not None else None
+        if self._io is not None:
+            handle = self._handle_ref() if self._handle_ref is not None else None
+        else:
+            wakeup = self._wakeup
+            handle = wakeup._handle if wakeup is not None else None
         if (
             handle is None
             or self._in_tick
-            or self._selector._wstate != _WAIT_INFLIGHT
+            or (self._io is None and self._selector._wstate != _WAIT_INFLIGHT)
             or threading.get_ident() != self._host_thread
         ):
             return False
@@ -982,8 +1016,21 @@ class _GuestRun:
             loop.__class__ = self._orig_class
             self._orig_class = None
 
+    def _io_ready(self, handle: _TickHandle) -> None:
+        if self._in_tick and not self._abandoning and self._io is not None:
+            self._io.pause()  # a nested host loop inside asyncio code
+            return
+        self._tick(handle)
+
+    def _io_timer(self, handle: _TickHandle) -> None:
+        if self._io is not None:
+            self._io.fired()
+        self._tick(handle)
+
     def _finish(self, result: outcome.Outcome) -> None:
         self._state = RunState.FINISHED
+        if self._io is not None:
+            self._io.stop()
         first_wakeup = self.__dict__.pop("_first_wakeup", lambda: None)()  # _watchdog
         if first_wakeup is not None:
             first_wakeup.close()
@@ -1133,6 +1180,7 @@ def start_guest_run(
     run_sync_soon_not_threadsafe: Optional[Callable[[Callable[[], None]], object]] = None,
     debug: Optional[bool] = None,
     loop_factory: Optional[Callable[[], Any]] = None,
+    host_watch: Any = None,
 ) -> Optional[tasks.Task]:
     """Start ``asyncio.run(coro)`` as a guest of the running host loop.
 
@@ -1176,8 +1224,50 @@ def start_guest_run(
     cancels the main task (or, once that is done, every task), finishes the
     run synchronously on the host thread and logs the outcome to the
     ``guestpoll`` logger instead of calling *done_callback*.
+
+    *host_watch* (guestpoll's own; aioguest has no such argument) lets a
+    host that can watch a descriptor and run a timer drive the run without
+    libguestpoll's waiter thread: an object with ``watch_fd(fd, fn)`` (call
+    ``fn()`` on the host thread whenever *fd* is readable, until
+    ``unwatch_fd()``) and ``set_timer(delay, fn)`` (call ``fn()`` once,
+    *delay* seconds from now, rounded up to the timer's resolution; it
+    replaces the timer set before, and ``cancel_timer()`` drops it), all
+    four called on the host thread only.  It is used when the backend has a
+    pollable descriptor (epoll, kqueue); on poll and IOCP the waiter
+    thread runs as without it.  The run keeps only a weak reference to it.
     """
+    return _start_guest_run(
+        coro,
+        args,
+        run_sync_soon_threadsafe,
+        done_callback,
+        run_sync_soon_not_threadsafe,
+        debug,
+        loop_factory,
+        host_watch,
+        False,
+    )
+
+
+def _start_guest_run(
+    coro: Any,
+    args: tuple[Any, ...],
+    run_sync_soon_threadsafe: Callable[[Callable[[], None]], object],
+    done_callback: Callable[[outcome.Outcome], object],
+    run_sync_soon_not_threadsafe: Optional[Callable[[Callable[[], None]], object]],
+    debug: Optional[bool],
+    loop_factory: Optional[Callable[[], Any]],
+    host_watch: Any,
+    require_watch: bool,
+) -> Optional[tasks.Task]:
+    """start_guest_run(); *require_watch*: RuntimeError rather than the
+    waiter thread when *host_watch* cannot be used."""
     coro = _runner.accept_main(_call_main(coro, args))
+    if host_watch is not None and not _hostwatch.supports(host_watch):
+        coro.close()
+        raise TypeError(
+            f"host_watch={host_watch!r} lacks watch_fd, unwatch_fd, set_timer or cancel_timer"
+        )
     if _abandon._stale_running:
         _abandon._clear_stale_running_loop()
     if events._get_running_loop() is not None:
@@ -1194,7 +1284,7 @@ def start_guest_run(
         handle.threadsafe = _watchdog.FirstWakeup(run, handle, run_sync_soon_threadsafe)
         run._first_wakeup = weakref.ref(handle.threadsafe)
     try:
-        run.start(coro, debug, loop_factory, handle)
+        run.start(coro, debug, loop_factory, handle, host_watch, require_watch)
     finally:
         if run._finished and isinstance(soon, _TrioSoon):
             soon.close()

@@ -11,8 +11,8 @@ class GLibHost(Host):
     priority: int
     def __init__(self, priority: int = ...) -> None: ...
 
-def start(main: Any = ..., *args: Any, debug: bool | None = ...) -> GuestRun: ...
-def run(main: Any = ..., *args: Any, loop: Any = ..., debug: bool | None = ...) -> Any:
+def start(main: Any = ..., *args: Any, debug: bool | None = ..., waiter_thread: bool | None = ...) -> GuestRun: ...
+def run(main: Any = ..., *args: Any, loop: Any = ..., debug: bool | None = ..., waiter_thread: bool | None = ...) -> Any:
     """A GLib.MainLoop with asyncio.run(main(*args)) inside it; returns main's result."""
 
 __all__ = ["GLibHost", "run", "start", "async_handler", "modal", "current_run"]

@@ -19,10 +19,17 @@ starts a task.  :func:`call_on_host` runs a blocking host call (a modal
 dialog) from asyncio code without freezing asyncio: the call runs as a
 host callback, so the dialog's nested loop keeps running the guest.
 
-The host interface is deliberately small: a later no-thread path (a host
-that watches the poller's descriptor and carries the loop's next deadline
-on its own timers) adds optional methods to :class:`Host` and leaves
-:func:`start` and :class:`GuestRun` as they are.
+Two paths.  A host whose loop can watch a descriptor and run a timer
+(Qt, Tk, GLib and Trio can; see :meth:`Host.watch_fd`) drives the run
+*without a thread*: it watches the poller's own descriptor (epoll or
+kqueue) and carries the loop's next deadline on its timer, so a guest
+round trip costs what a native one does.  Other hosts, and the poll and
+IOCP backends, take the *waiter-thread* path: libguestpoll's waiter
+thread does the kernel wait and wakes the host with
+:meth:`Host.call_soon_threadsafe`.  ``waiter_thread=`` on :func:`start`
+(and on each toolkit's ``start``/``run``) chooses: None (the default) the
+no-thread path where possible, True the thread, False no thread or
+RuntimeError.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import asyncio
 import collections
 import functools
 import inspect
+import math
 import queue
 import sys
 import threading
@@ -39,7 +47,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import outcome
 
-from ._guest import start_guest_run, host_gone
+from ._guest import _start_guest_run, host_gone
 
 __all__ = [
     "Host",
@@ -107,6 +115,43 @@ class Host:
         """The two callables handed to :func:`guestpoll.start_guest_run`:
         run_sync_soon_threadsafe and run_sync_soon_not_threadsafe."""
         return self.call_soon_threadsafe, self.call_soon
+
+    # ---- the no-thread path: optional ------------------------------------
+    # A host implements all four, on its own loop, host thread only; then
+    # can_watch_fd is True and runs need no waiter thread.
+
+    def watch_fd(self, fd: int, fn: _Callback) -> None:
+        """Runs ``self.dispatch(fn)`` on the host thread whenever *fd* is
+        readable (level-triggered: again and again while it stays
+        readable), until :meth:`unwatch_fd`.  One watch per host; a new
+        one replaces the old."""
+        raise NotImplementedError
+
+    def unwatch_fd(self) -> None:
+        """Ends the watch :meth:`watch_fd` set up (no-op without one)."""
+        raise NotImplementedError
+
+    def set_timer(self, delay: float, fn: _Callback) -> None:
+        """Runs ``self.dispatch(fn)`` once, *delay* seconds from now
+        (rounded up to the timer's resolution, never early), replacing
+        the timer set before."""
+        raise NotImplementedError
+
+    def cancel_timer(self) -> None:
+        """Drops the timer :meth:`set_timer` set (no-op without one)."""
+        raise NotImplementedError
+
+    @property
+    def can_watch_fd(self) -> bool:
+        """Whether this host implements the no-thread path's methods."""
+        return type(self).watch_fd is not Host.watch_fd
+
+    @staticmethod
+    def milliseconds(delay: float) -> int:
+        """*delay* seconds as whole milliseconds, rounded up (a timer that
+        fires early would make the guest wake up for nothing), within
+        what 32-bit millisecond timers accept."""
+        return min(max(0, math.ceil(delay * 1e3)), 2**31 - 1)
 
 
 class _FunctionHost(Host):
@@ -186,7 +231,15 @@ class GuestRun:
     None.  Used as a context manager, it closes the run on exit: wrap the
     host's loop in ``with`` and the run ends with it."""
 
-    def __init__(self, host: Host, main: Any, args: tuple[Any, ...], debug: Optional[bool], loop_factory: Any) -> None:
+    def __init__(
+        self,
+        host: Host,
+        main: Any,
+        args: tuple[Any, ...],
+        debug: Optional[bool],
+        loop_factory: Any,
+        waiter_thread: Optional[bool] = None,
+    ) -> None:
         self.host = host
         self.outcome: Optional[outcome.Outcome] = None
         self.loop: Any = None
@@ -198,16 +251,32 @@ class GuestRun:
             main = _until_closed
         if callable(main) and not inspect.iscoroutine(main) and not hasattr(main, "__await__"):
             main, args = main(*args), ()  # an async function and its arguments
+        if waiter_thread is False and not host.can_watch_fd:
+            if inspect.iscoroutine(main):
+                main.close()
+            raise RuntimeError(
+                f"waiter_thread=False: {type(host).__name__} cannot watch a descriptor "
+                "(it does not implement Host.watch_fd), so its runs need the waiter thread"
+            )
+        watch = host if host.can_watch_fd and not waiter_thread else None
         threadsafe, soon = host.scheduling()
-        self.task: Optional[asyncio.Task[Any]] = start_guest_run(
+        #: False when the run takes the no-thread path (the host watches
+        #: the poller), True when libguestpoll's waiter thread waits for it.
+        self.waiter_thread = True
+        self.task: Optional[asyncio.Task[Any]] = _start_guest_run(
             main,
-            *args,
-            run_sync_soon_threadsafe=threadsafe,
-            run_sync_soon_not_threadsafe=soon,
-            done_callback=self._done,
-            debug=debug,
-            loop_factory=loop_factory,
+            args,
+            threadsafe,
+            self._done,
+            soon,
+            debug,
+            loop_factory,
+            watch,
+            waiter_thread is False,
         )
+        if self.task is not None:
+            run = getattr(self.task.get_loop(), "_guestpoll_run", None)
+            self.waiter_thread = run is None or run._io is None
         if self.outcome is None and self.task is not None:
             self.loop = self.task.get_loop()
             with _runs_lock:
@@ -331,6 +400,7 @@ def start(
     done_callback: Optional[Callable[[outcome.Outcome], object]] = None,
     debug: Optional[bool] = None,
     loop_factory: Optional[Callable[[], Any]] = None,
+    waiter_thread: Optional[bool] = None,
 ) -> GuestRun:
     """Starts ``asyncio.run(main(*args))`` as a guest of a host loop on
     this thread and returns its :class:`GuestRun`.
@@ -344,7 +414,12 @@ def start(
     the caller then drains (``run.host.run_pending()`` or
     ``run.host.wait()``).  *done_callback(outcome)* is called on the host
     thread at the end.  *debug* and *loop_factory* are
-    :func:`guestpoll.start_guest_run`'s."""
+    :func:`guestpoll.start_guest_run`'s.  *waiter_thread*: None (the
+    default) drives the run without a waiter thread when the host can
+    watch a descriptor (:attr:`Host.can_watch_fd`) and the backend has one
+    (epoll, kqueue), else with it; True always with the thread; False
+    never (RuntimeError when that is impossible).
+    :attr:`GuestRun.waiter_thread` says which it was."""
     if host is None:
         if call_soon_threadsafe is not None:
             host = _FunctionHost(call_soon_threadsafe, call_soon)
@@ -354,7 +429,7 @@ def start(
             host = CallbackQueue()
     elif call_soon_threadsafe is not None or call_soon is not None:
         raise TypeError("pass either host or call_soon_threadsafe/call_soon, not both")
-    guest = GuestRun(host, main, args, debug, loop_factory)
+    guest = GuestRun(host, main, args, debug, loop_factory, waiter_thread)
     if done_callback is not None:
         guest.add_done_callback(done_callback)
     return guest

@@ -20,6 +20,14 @@ class Host:
     def scheduling(
         self,
     ) -> tuple[Callable[[_Callback], object], Callable[[_Callback], object] | None]: ...
+    def watch_fd(self, fd: int, fn: _Callback) -> None: ...
+    def unwatch_fd(self) -> None: ...
+    def set_timer(self, delay: float, fn: _Callback) -> None: ...
+    def cancel_timer(self) -> None: ...
+    @property
+    def can_watch_fd(self) -> bool: ...
+    @staticmethod
+    def milliseconds(delay: float) -> int: ...
 
 class CallbackQueue(Host):
     """A thread-safe queue of callables the host thread drains."""
@@ -34,6 +42,7 @@ class GuestRun:
     task: asyncio.Task[Any] | None
     loop: asyncio.AbstractEventLoop | None
     outcome: Outcome[Any] | None
+    waiter_thread: bool
     @property
     def done(self) -> bool: ...
     def add_done_callback(self, fn: Callable[[Outcome[Any]], object]) -> None: ...
@@ -53,6 +62,7 @@ def start(
     done_callback: Callable[[Outcome[Any]], object] | None = ...,
     debug: bool | None = ...,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = ...,
+    waiter_thread: bool | None = ...,
 ) -> GuestRun:
     """Start asyncio.run(main(*args)) as a guest of a host loop on this thread."""
 

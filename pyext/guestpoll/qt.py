@@ -11,7 +11,11 @@ The binding is the one already imported (PySide6 first), else the one the
 ``QT_API`` environment variable names (``pyside6`` or ``pyqt6``), else
 PySide6 if it imports, else PyQt6.
 
-The wake-up from libguestpoll's waiter thread posts a custom ``QEvent`` to
+By default no thread waits for asyncio: a ``QSocketNotifier`` watches the
+poller's descriptor and a precise single-shot ``QTimer`` carries the
+loop's next deadline (the no-thread path, see :mod:`guestpoll.hosts`).
+With ``waiter_thread=True`` (and on the poll backend), the wake-up from
+libguestpoll's waiter thread posts a custom ``QEvent`` to
 a ``QObject`` living in the GUI thread (``QCoreApplication.postEvent`` is
 thread-safe from any thread, also threads Qt did not create); its
 ``customEvent`` runs the queued callables.  That is the GUI thread's own
@@ -52,9 +56,9 @@ def _binding() -> str:
 #: The Qt binding in use: "PySide6" or "PyQt6".
 API = _binding()
 if API == "PySide6":
-    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, Qt, QTimer
 else:
-    from PyQt6.QtCore import QCoreApplication, QEvent, QObject  # type: ignore[no-redef]
+    from PyQt6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, Qt, QTimer  # type: ignore[no-redef]
 
 _EVENT_TYPE = QEvent.Type(QEvent.registerEventType())
 
@@ -70,6 +74,9 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
         QObject.__init__(self)
         hosts.Host.__init__(self)
         self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._notifier: Any = None
+        self._timer: Any = None
+        self._timer_fn: Optional[Callable[[], object]] = None
         #: BaseExceptions (KeyboardInterrupt, SystemExit) a callable raised;
         #: run() raises the first once the Qt loop has returned.
         self.errors: list[BaseException] = []
@@ -89,24 +96,69 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
                 fn = self._todo.get_nowait()
             except queue.Empty:
                 return
+            self._run(fn)
+
+    def _run(self, fn: Callable[[], object]) -> None:
+        try:
+            self.dispatch(fn)
+        except Exception:
+            traceback.print_exc()
+        except BaseException as exc:
+            self.errors.append(exc)
+            QCoreApplication.exit(1)
+
+    # ---- the no-thread path -------------------------------------------
+
+    def watch_fd(self, fd: int, fn: Callable[[], object]) -> None:
+        self.unwatch_fd()
+        notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+        notifier.activated.connect(lambda *_: self._run(fn))
+        self._notifier = notifier
+
+    def unwatch_fd(self) -> None:
+        notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            notifier.setEnabled(False)
             try:
-                self.dispatch(fn)
-            except Exception:
-                traceback.print_exc()
-            except BaseException as exc:
-                self.errors.append(exc)
-                QCoreApplication.exit(1)
+                notifier.activated.disconnect()  # drops fn (and the run's tick handle)
+            except (RuntimeError, TypeError):
+                pass
+            notifier.deleteLater()  # it may be the sender of the running slot
+
+    def set_timer(self, delay: float, fn: Callable[[], object]) -> None:
+        if self._timer is None:
+            self._timer = QTimer(self)
+            self._timer.setSingleShot(True)
+            self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self._timer.timeout.connect(self._timer_fired)
+        self._timer_fn = fn
+        self._timer.start(self.milliseconds(delay))
+
+    def cancel_timer(self) -> None:
+        self._timer_fn = None
+        if self._timer is not None:
+            self._timer.stop()
+
+    def _timer_fired(self) -> None:
+        fn, self._timer_fn = self._timer_fn, None
+        if fn is not None:
+            self._run(fn)
+
+    def close(self) -> None:
+        self.unwatch_fd()
+        self.cancel_timer()
 
 
-def start(main: Any = None, *args: Any, debug: Optional[bool] = None) -> GuestRun:
+def start(main: Any = None, *args: Any, debug: Optional[bool] = None, waiter_thread: Optional[bool] = None) -> GuestRun:
     """Starts ``asyncio.run(main(*args))`` (or, with *main* None, a run that
     lasts as long as the Qt loop) inside the Qt event loop of this (the GUI)
     thread; returns the :class:`~guestpoll.hosts.GuestRun`.  The run is
-    closed when the application is about to quit (``aboutToQuit``)."""
+    closed when the application is about to quit (``aboutToQuit``).
+    *waiter_thread*: see :func:`guestpoll.hosts.start`."""
     app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("guestpoll.qt: create the QApplication first")
-    guest = hosts.start(main, *args, host=QtHost(), debug=debug)
+    guest = hosts.start(main, *args, host=QtHost(), debug=debug, waiter_thread=waiter_thread)
     if not guest.done:
         app.aboutToQuit.connect(guest.close)
         guest.add_done_callback(lambda _: _disconnect(app.aboutToQuit, guest.close))
@@ -120,7 +172,7 @@ def _disconnect(signal: Any, slot: Callable[..., Any]) -> None:
         pass
 
 
-def run(main: Any = None, *args: Any, debug: Optional[bool] = None) -> Any:
+def run(main: Any = None, *args: Any, debug: Optional[bool] = None, waiter_thread: Optional[bool] = None) -> Any:
     """Runs the application's event loop (``app.exec()``) with
     ``asyncio.run(main(*args))`` inside it, and returns main's result.
 
@@ -129,11 +181,12 @@ def run(main: Any = None, *args: Any, debug: Optional[bool] = None) -> Any:
     are cancelled, and main's outcome is returned or raised (a
     CancelledError unless main handles it).  With *main* None, asyncio runs
     until the Qt loop ends (tasks come from :func:`asyncslot` and
-    :meth:`GuestRun.spawn`) and None is returned."""
+    :meth:`GuestRun.spawn`) and None is returned.  *waiter_thread*: see
+    :func:`guestpoll.hosts.start`."""
     app = QCoreApplication.instance()
     if app is None:
         raise RuntimeError("guestpoll.qt.run(): create the QApplication first")
-    guest = start(main, *args, debug=debug)
+    guest = start(main, *args, debug=debug, waiter_thread=waiter_thread)
     host = guest.host
     assert isinstance(host, QtHost)
     guest.add_done_callback(lambda _: app.exit(0))

@@ -6,7 +6,13 @@
     button = tk.Button(root, text="Go", command=guestpoll.tk.async_handler(go))
     guestpoll.tk.run(root)         # root.mainloop() with asyncio inside it
 
-The wake-up from libguestpoll's waiter thread: where Tk can watch a
+By default, where Tk can watch a descriptor (``createfilehandler``: every
+POSIX Tk), no thread waits for asyncio: Tk watches the poller's own
+descriptor and an ``after`` timer carries the loop's next deadline (the
+no-thread path, see :mod:`guestpoll.hosts`).
+
+With the waiter thread (``waiter_thread=True``, the poll backend,
+Windows), its wake-up: where Tk can watch a
 descriptor (``createfilehandler``: every POSIX Tk), the callable goes into
 a queue and one byte into a socket pair whose reading end Tk watches; the
 waiter thread never calls into Tcl and never blocks.  Elsewhere (Windows)
@@ -47,6 +53,8 @@ class TkHost(hosts.Host):
         self.mode = mode
         self._todo: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self._closed = False
+        self._watched: Optional[int] = None
+        self._after_id: Optional[str] = None
         if mode == "filehandler":
             self._rsock, self._wsock = socket.socketpair()
             self._rsock.setblocking(False)
@@ -101,10 +109,48 @@ class TkHost(hosts.Host):
                     pass
             self.dispatch(fn)
 
+    # ---- the no-thread path (where Tk has createfilehandler) ----------
+
+    @property
+    def can_watch_fd(self) -> bool:
+        return hasattr(self.root.tk, "createfilehandler")
+
+    def watch_fd(self, fd: int, fn: Callable[[], object]) -> None:
+        self.unwatch_fd()
+        self.root.tk.createfilehandler(fd, tkinter.READABLE, lambda _fd, _mask: self.dispatch(fn))
+        self._watched = fd
+
+    def unwatch_fd(self) -> None:
+        fd, self._watched = self._watched, None
+        if fd is not None:
+            try:
+                self.root.tk.deletefilehandler(fd)
+            except tkinter.TclError:
+                pass
+
+    def set_timer(self, delay: float, fn: Callable[[], object]) -> None:
+        self.cancel_timer()
+
+        def fired() -> None:
+            self._after_id = None
+            self.dispatch(fn)
+
+        self._after_id = self.root.after(self.milliseconds(delay), fired)
+
+    def cancel_timer(self) -> None:
+        after_id, self._after_id = self._after_id, None
+        if after_id is not None:
+            try:
+                self.root.after_cancel(after_id)
+            except tkinter.TclError:
+                pass
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.unwatch_fd()
+        self.cancel_timer()
         if self.mode == "filehandler":
             try:
                 self.root.tk.deletefilehandler(self._rsock)
@@ -114,13 +160,16 @@ class TkHost(hosts.Host):
             self._wsock.close()
 
 
-def start(root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None) -> GuestRun:
+def start(
+    root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None, waiter_thread: Optional[bool] = None
+) -> GuestRun:
     """Starts ``asyncio.run(main(*args))`` (or, with *main* None, a run that
     lasts until closed) inside the Tk event loop of *root*; returns the
     :class:`~guestpoll.hosts.GuestRun`.  The run is closed when *root* is
     destroyed; use the run as a context manager around ``mainloop()`` to
-    close it when the loop returns."""
-    guest = hosts.start(main, *args, host=TkHost(root), debug=debug)
+    close it when the loop returns.  *waiter_thread*: see
+    :func:`guestpoll.hosts.start`."""
+    guest = hosts.start(main, *args, host=TkHost(root), debug=debug, waiter_thread=waiter_thread)
     if not guest.done:
         top = root.winfo_toplevel()
         binding = top.bind("<Destroy>", lambda event: guest.close() if event.widget is top else None, add="+")
@@ -140,14 +189,17 @@ def _unbind(top: tkinter.Misc, binding: str) -> None:
         pass
 
 
-def run(root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None) -> Any:
+def run(
+    root: tkinter.Misc, main: Any = None, *args: Any, debug: Optional[bool] = None, waiter_thread: Optional[bool] = None
+) -> Any:
     """Runs ``root.mainloop()`` with ``asyncio.run(main(*args))`` inside it
     and returns main's result.  When *main* returns, the Tk loop is quit;
     when the Tk loop ends first (the window closed, ``root.quit()``), the
     run is ended and main's outcome returned or raised (CancelledError
     unless main handles it).  With *main* None, asyncio runs until the Tk
-    loop ends, and None is returned."""
-    guest = start(root, main, *args, debug=debug)
+    loop ends, and None is returned.  *waiter_thread*: see
+    :func:`guestpoll.hosts.start`."""
+    guest = start(root, main, *args, debug=debug, waiter_thread=waiter_thread)
     guest.add_done_callback(lambda _: _quit(root))
     with guest:
         if not guest.done:

@@ -10,7 +10,7 @@ class TrioHost(Host):
     nursery: Any
     def __init__(self) -> None: ...
 
-def guest() -> GuestRun:
+def guest(waiter_thread: bool | None = ...) -> GuestRun:
     """The asyncio guest run of the current Trio run, started on first use."""
 
 async def run_asyncio(async_fn: Any, *args: Any) -> Any:

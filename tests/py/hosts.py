@@ -36,6 +36,8 @@ if os.environ.get("GUESTPOLL_REQUIRE", "") not in ("", "0"):
 else:
     guestpoll = pytest.importorskip("guestpoll")
 
+import guestpoll.hosts as guestpoll_hosts  # noqa: E402
+
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -383,3 +385,133 @@ def rss_bytes() -> int:
     except OSError as exc:
         pytest.skip(f"no /proc/self/statm to read the RSS from: {exc}")
     return pages * mmap.PAGESIZE
+
+
+class SelectHost(guestpoll_hosts.Host):  # type: ignore[misc]
+    """A host loop that can watch a descriptor and run timers (the
+    no-thread path): a ``selectors`` loop over the watched fd and a socket
+    pair for its thread-safe queue, plus one host timer.  It counts what
+    the guest asked of it: ``watch_calls``, ``unwatch_calls``,
+    ``timer_delays`` (every set_timer delay), ``watch_fired`` and
+    ``timer_fired``; ``fd_open_at_unwatch`` records whether the watched fd
+    was still open when the watch ended (it must be: closing it first
+    would leave a host watching a dead or reused descriptor)."""
+
+    _guestpoll_trusted_wakeup = True
+
+    def __init__(self) -> None:
+        import selectors
+        import socket
+
+        super().__init__()
+        self._sel = selectors.DefaultSelector()
+        self._rsock, self._wsock = socket.socketpair()
+        self._rsock.setblocking(False)
+        self._wsock.setblocking(False)
+        self._sel.register(self._rsock, selectors.EVENT_READ, None)
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._watch: Optional[tuple[int, Callable[[], object]]] = None
+        self._timer: Optional[tuple[float, Callable[[], object]]] = None
+        self.watch_calls = 0
+        self.unwatch_calls = 0
+        self.timer_delays: list[float] = []
+        self.watch_fired = 0
+        self.timer_fired = 0
+        self.fd_open_at_unwatch: list[bool] = []
+
+    # ---- Host ------------------------------------------------------------
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        self._q.put(fn)
+        try:
+            self._wsock.send(b"\0")
+        except BlockingIOError:
+            pass
+
+    def watch_fd(self, fd: int, fn: Callable[[], object]) -> None:
+        import selectors
+
+        self.unwatch_fd()
+        self.watch_calls += 1
+        self._sel.register(fd, selectors.EVENT_READ, fn)
+        self._watch = (fd, fn)
+
+    def unwatch_fd(self) -> None:
+        if self._watch is not None:
+            fd = self._watch[0]
+            self.unwatch_calls += 1
+            try:
+                os.fstat(fd)
+                self.fd_open_at_unwatch.append(True)
+            except OSError:
+                self.fd_open_at_unwatch.append(False)
+            self._sel.unregister(fd)
+            self._watch = None
+
+    def set_timer(self, delay: float, fn: Callable[[], object]) -> None:
+        self.timer_delays.append(delay)
+        self._timer = (time.monotonic() + delay, fn)
+
+    def cancel_timer(self) -> None:
+        self._timer = None
+
+    def close(self) -> None:
+        self.unwatch_fd()
+        self.cancel_timer()
+
+    # ---- the loop ----------------------------------------------------------
+
+    def run_once(self, timeout: Optional[float]) -> None:
+        """One turn: waits for the watched fd, the queue or the timer (at
+        most *timeout* seconds), then runs what is due."""
+        if self._timer is not None:
+            left = max(0.0, self._timer[0] - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        for key, _ in self._sel.select(timeout):
+            if key.fileobj is self._rsock:
+                try:
+                    while self._rsock.recv(4096):
+                        pass
+                except BlockingIOError:
+                    pass
+            elif self._watch is not None and key.data is self._watch[1]:
+                self.watch_fired += 1
+                self.dispatch(key.data)
+        for _ in range(self._q.qsize()):
+            self.dispatch(self._q.get_nowait())
+        if self._timer is not None and self._timer[0] <= time.monotonic():
+            fn = self._timer[1]
+            self._timer = None
+            self.timer_fired += 1
+            self.dispatch(fn)
+
+    def run_until(self, stop: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not stop():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HostTimeout(f"not done after {timeout} s")
+            self.run_once(min(left, 1.0))
+
+    def free(self) -> None:
+        """Closes the host's own descriptors (after the run)."""
+        self._sel.close()
+        self._rsock.close()
+        self._wsock.close()
+
+
+def default_backend() -> str:
+    """The backend a new guestpoll.Selector() uses here (GUESTPOLL_BACKEND)."""
+    sel = guestpoll.Selector()
+    try:
+        return str(sel.backend)
+    finally:
+        sel.close()
+
+
+def nothread_unavailable() -> Optional[str]:
+    """Why runs cannot take the no-thread path here, or None."""
+    name = default_backend()
+    if name in ("epoll", "kqueue"):
+        return None
+    return f"the {name} backend has no descriptor a host can watch: its runs take the waiter thread"

@@ -372,15 +372,31 @@ def test_guestpolls_own_hosts_are_not_watched():
 # ---- guestpoll.trio ----------------------------------------------------------------
 
 
-def _trio():
+def _trio(waiter_thread: bool = True):
     trio = pytest.importorskip("trio")
     if testhosts.trio_unusable():
         pytest.skip(testhosts.trio_unusable())
+    if not waiter_thread and testhosts.nothread_unavailable():
+        pytest.skip(testhosts.nothread_unavailable())
     return trio
 
 
-def test_trio_both_directions():
-    trio = _trio()
+# The Trio tests run on both paths: the waiter thread, and the no-thread
+# path (a Trio system task waits for the poller's descriptor).
+TRIO_PATHS = pytest.mark.parametrize("waiter_thread", [True, False], ids=["thread", "nothread"])
+
+
+def _guest_on_path(waiter_thread: bool) -> gh.GuestRun:
+    import guestpoll.trio as gt
+
+    run = gt.guest(waiter_thread=waiter_thread)
+    assert run.waiter_thread is waiter_thread
+    return run
+
+
+@TRIO_PATHS
+def test_trio_both_directions(waiter_thread):
+    trio = _trio(waiter_thread)
     import guestpoll.trio as gt
 
     async def trio_mul(a, b):
@@ -392,7 +408,7 @@ def test_trio_both_directions():
         return a + b + await gt.run_trio(trio_mul, a, b)
 
     async def main():
-        first = gt.guest()
+        first = _guest_on_path(waiter_thread)
         results = []
         async with trio.open_nursery() as nursery:
             for i in range(5):
@@ -408,8 +424,9 @@ def test_trio_both_directions():
     assert run.done  # ended with the Trio run
 
 
-def test_trio_cancellation_crosses_both_ways():
-    trio = _trio()
+@TRIO_PATHS
+def test_trio_cancellation_crosses_both_ways(waiter_thread):
+    trio = _trio(waiter_thread)
     import guestpoll.trio as gt
 
     log = []
@@ -443,6 +460,7 @@ def test_trio_cancellation_crosses_both_ways():
             return "asyncio caller saw CancelledError"
 
     async def main():
+        _guest_on_path(waiter_thread)
         started.append(trio.Event())
         with trio.CancelScope() as scope:
             async with trio.open_nursery() as nursery:
@@ -456,8 +474,9 @@ def test_trio_cancellation_crosses_both_ways():
     assert log == ["asyncio task cancelled", "trio function cancelled"]
 
 
-def test_trio_exceptions_keep_tracebacks():
-    trio = _trio()
+@TRIO_PATHS
+def test_trio_exceptions_keep_tracebacks(waiter_thread):
+    trio = _trio(waiter_thread)
     import guestpoll.trio as gt
 
     async def trio_fails():
@@ -475,6 +494,7 @@ def test_trio_exceptions_keep_tracebacks():
             return [f.name for f in traceback.extract_tb(exc.__traceback__)]
 
     async def main():
+        _guest_on_path(waiter_thread)
         with pytest.raises(KeyError) as info:
             await gt.run_asyncio(aio_fails)
         names = [f.name for f in traceback.extract_tb(info.value.__traceback__)]
@@ -485,8 +505,9 @@ def test_trio_exceptions_keep_tracebacks():
     assert "trio_fails" in from_trio
 
 
-def test_trio_run_ending_ends_the_guest():
-    trio = _trio()
+@TRIO_PATHS
+def test_trio_run_ending_ends_the_guest(waiter_thread):
+    trio = _trio(waiter_thread)
     import guestpoll.trio as gt
 
     log = []
@@ -499,7 +520,7 @@ def test_trio_run_ending_ends_the_guest():
             raise
 
     async def main():
-        run = gt.guest()
+        run = _guest_on_path(waiter_thread)
         run.spawn(background)
         await trio.sleep(0.01)
         return run

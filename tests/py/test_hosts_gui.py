@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-import hosts as testhosts  # noqa: F401  (skips the module without guestpoll)
+import hosts as testhosts  # (skips the module without guestpoll)
 from test_examples import xdisplay  # noqa: F401  (the Xvfb fixture)
 
 
@@ -42,12 +42,27 @@ def assert_advanced(lines: list[str], what: str) -> None:
 # asyncio never closes it: the child's hang guard then fails the test).
 COUNTER = """
 import asyncio
+import guestpoll.hosts
 counter = [0]
 async def count():
+    print("waiter_thread:", guestpoll.hosts.current_run().waiter_thread, flush=True)
     while True:
         await asyncio.sleep(0.002)
         counter[0] += 1
 """
+
+# Each toolkit test runs on both paths: the waiter thread, and the
+# no-thread path where the toolkit watches the poller itself.
+PATHS = pytest.mark.parametrize("waiter_thread", [True, False], ids=["thread", "nothread"])
+
+
+def child_on_path(script: str, waiter_thread: bool, env: dict[str, str] | None = None) -> list[str]:
+    """Runs *script* with WAITER_THREAD replaced; checks the path taken."""
+    if not waiter_thread and testhosts.nothread_unavailable():
+        pytest.skip(testhosts.nothread_unavailable())
+    lines = run_child(script.replace("WAITER_THREAD", repr(waiter_thread)), env)
+    assert f"waiter_thread: {waiter_thread}" in lines, lines
+    return [line for line in lines if not line.startswith("waiter_thread:")]
 
 QT_MODAL = COUNTER + """
 import sys, guestpoll.qt
@@ -85,14 +100,15 @@ async def main():
     print(f"QMessageBox: result yes={yes}, counter advanced by {counter[0] - start} while open", flush=True)
     return "main done"
 
-print(guestpoll.qt.run(main), flush=True)
+print(guestpoll.qt.run(main, waiter_thread=WAITER_THREAD), flush=True)
 """
 
 
+@PATHS
 @pytest.mark.parametrize("api", ["PySide6", "PyQt6"])
-def test_qt_modal_dialogs_keep_asyncio_running(api: str) -> None:
+def test_qt_modal_dialogs_keep_asyncio_running(api: str, waiter_thread: bool) -> None:
     pytest.importorskip(f"{api}.QtWidgets", reason=f"{api} is not installed for this interpreter (pip install {api})")
-    lines = run_child(QT_MODAL, {"QT_QPA_PLATFORM": "offscreen", "QT_API": api.lower()})
+    lines = child_on_path(QT_MODAL, waiter_thread, {"QT_QPA_PLATFORM": "offscreen", "QT_API": api.lower()})
     assert_advanced(lines, "QDialog.exec")
     assert "QDialog.exec: result 1," in lines[0]
     assert_advanced(lines, "QMessageBox")
@@ -171,15 +187,16 @@ async def main():
     print(f"messagebox: result {answer}, counter advanced by {counter[0] - start} while open", flush=True)
     return "main done"
 
-print(guestpoll.tk.run(root, main), flush=True)
+print(guestpoll.tk.run(root, main, waiter_thread=WAITER_THREAD), flush=True)
 """
 
 
-def test_tk_modal_dialogs_keep_asyncio_running(xdisplay: str) -> None:  # noqa: F811
+@PATHS
+def test_tk_modal_dialogs_keep_asyncio_running(xdisplay: str, waiter_thread: bool) -> None:  # noqa: F811
     pytest.importorskip("tkinter", reason="this Python was built without tkinter")
     if sys.platform == "win32":
         pytest.skip("Tk's messagebox is Windows' native one there, which this test cannot click")
-    lines = run_child(TK_MODAL, {"DISPLAY": xdisplay})
+    lines = child_on_path(TK_MODAL, waiter_thread, {"DISPLAY": xdisplay})
     assert_advanced(lines, "wait_window")
     assert_advanced(lines, "messagebox")
     assert "messagebox: result True," in lines[1]
@@ -215,7 +232,8 @@ def serve():
     conn.sendall(conn.recv(4).replace(b"i", b"o"))
     conn.close()
 threading.Thread(target=serve, daemon=True).start()
-run = guestpoll.hosts.start(main, host=host)
+run = guestpoll.hosts.start(main, host=host, waiter_thread=WAITER_THREAD)
+assert run.waiter_thread is WAITER_THREAD
 run.add_done_callback(lambda _: root.quit())
 root.after(60000, root.quit)  # hang guard
 with run:
@@ -224,8 +242,12 @@ print("result", run.result(), "mode", host.mode, "wake-ups from other threads:",
 """
 
 
+@pytest.mark.parametrize("waiter_thread", [True, False], ids=["thread", "nothread"])
 @pytest.mark.parametrize("mode", ["filehandler", "after"])
-def test_tk_wakeup_modes(xdisplay: str, mode: str) -> None:  # noqa: F811
+def test_tk_wakeup_modes(xdisplay: str, mode: str, waiter_thread: bool) -> None:  # noqa: F811
+    """Both wake-ups of the waiter-thread path reach Tk from the waiter
+    thread; on the no-thread path, where Tk watches the poller itself
+    (createfilehandler), no wake-up comes from another thread at all."""
     tk = pytest.importorskip("tkinter", reason="this Python was built without tkinter")
     if mode == "filehandler":
         import _tkinter
@@ -236,8 +258,11 @@ def test_tk_wakeup_modes(xdisplay: str, mode: str) -> None:  # noqa: F811
         interp = tk.Tcl()
         if not int(interp.eval("set tcl_platform(threaded)")):
             pytest.skip("Tcl is not threaded: the after() wake-up needs a threaded Tcl")
-    lines = run_child(TK_MODES.replace("sys.argv[1]", repr(mode)), {"DISPLAY": xdisplay})
-    assert lines[-1] == f"result b'pong' mode {mode} wake-ups from other threads: True"
+    if not waiter_thread and testhosts.nothread_unavailable():
+        pytest.skip(testhosts.nothread_unavailable())
+    script = TK_MODES.replace("sys.argv[1]", repr(mode)).replace("WAITER_THREAD", repr(waiter_thread))
+    lines = run_child(script, {"DISPLAY": xdisplay})
+    assert lines[-1] == f"result b'pong' mode {mode} wake-ups from other threads: {waiter_thread}"
 
 
 GLIB_MODAL = COUNTER + """
@@ -261,11 +286,12 @@ async def main():
 
 outer = GLib.MainLoop()
 GLib.timeout_add(60000, outer.quit)  # hang guard
-print(guestpoll.glib.run(main, loop=outer), flush=True)
+print(guestpoll.glib.run(main, loop=outer, waiter_thread=WAITER_THREAD), flush=True)
 """
 
 
-def test_glib_nested_loop_keeps_asyncio_running() -> None:
+@PATHS
+def test_glib_nested_loop_keeps_asyncio_running(waiter_thread: bool) -> None:
     pytest.importorskip("gi.repository.GLib", reason="PyGObject (gi) is not installed for this interpreter")
     try:
         import gi
@@ -276,6 +302,6 @@ def test_glib_nested_loop_keeps_asyncio_running() -> None:
         print("Gtk is importable, but Gtk.Dialog.run needs a display: the GLib nested loop stands in")
     except (ImportError, ValueError):
         print("no Gtk typelib here (gir1.2-gtk-3.0): the nested GLib.MainLoop Gtk.Dialog.run uses stands in")
-    lines = run_child(GLIB_MODAL)
+    lines = child_on_path(GLIB_MODAL, waiter_thread)
     assert_advanced(lines, "nested GLib.MainLoop")
     assert lines[-1] == "main done"
