@@ -48,8 +48,8 @@ def need(module: str, label: Optional[str] = None):
         return importlib.import_module(module)
     except ImportError as exc:
         name = label or module
-        if module == "guestpoll":
-            raise RowError(f"guestpoll not importable: {exc}") from None
+        if module == "guestpoll" or module.startswith("guestpoll."):
+            raise RowError(f"{module} not importable: {exc}") from None
         raise RowError(f"{name} not installed") from None
 
 
