@@ -8,6 +8,11 @@ the same host.
 
 Neither passes run_sync_soon_not_threadsafe (both libraries then use the
 threadsafe one).
+
+And the toolkit host loops of the host tables (py_host_rt, py_host_idle):
+one LoopHost class per toolkit (Qt, Tk, GLib, Trio, the CallbackQueue,
+native asyncio), each running guestpoll, aioguest, the toolkit's peer or
+nothing at all in the same host set-up; and start_xvfb() for Tk.
 """
 
 from __future__ import annotations
