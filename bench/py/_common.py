@@ -50,6 +50,9 @@ def need(module: str, label: Optional[str] = None):
         name = label or module
         if module == "guestpoll" or module.startswith("guestpoll."):
             raise RowError(f"{module} not importable: {exc}") from None
+        if exc.name is not None and module.split(".")[0] != exc.name.split(".")[0]:
+            # Installed, but something it needs is not (or fails).
+            raise RowError(f"{name} does not import: {exc}") from None
         raise RowError(f"{name} not installed") from None
 
 
