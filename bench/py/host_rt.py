@@ -63,8 +63,9 @@ IDLE_TITLE = "asyncio inside host loops: idle CPU (asyncio sleeping; CPU ms per 
 # (id, label, how aioguest is woken there, the peer's name or None)
 HOSTS = [
     ("qt", "Qt (offscreen)", "posted QEvent", "qasync"),
-    # The other binding, where it is the one qasync runs on: qasync
-    # 0.28 aborts under PySide6 6.12 (Fatal Python error in timerEvent).
+    # The other binding, for the qasync comparison: under PySide6 6.12.0
+    # on CPython <= 3.11 every void method call leaks a reference to None
+    # and qasync aborts within a repetition (bench/README.md).
     ("qtpyqt6", "Qt/PyQt6 (offscreen)", "posted QEvent", "qasync"),
     ("tk", "Tk (Xvfb)", "Tk filehandler", "async-tkinter-loop"),
     ("glib", "GLib (MainLoop)", "GLib.idle_add", "PyGObject gi.events"),
