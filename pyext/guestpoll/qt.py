@@ -63,6 +63,53 @@ else:
 _EVENT_TYPE = QEvent.Type(QEvent.registerEventType())
 
 
+def _none_debt() -> int:
+    """How many references to None one call of a Qt method that returns
+    nothing loses.  PySide6 6.12.0 on CPython 3.11 and older drops one in
+    every such call (setObjectName, postEvent, QTimer.start, ...), so that
+    after a few thousand calls the process aborts ("Fatal Python error:
+    none_dealloc"); 3.12 made None immortal, PyQt6 and PySide6 6.11 do not
+    do it.  Measured, not assumed from version numbers."""
+    if API != "PySide6" or sys.version_info >= (3, 12):
+        return 0
+    probe = QObject()
+    calls = 16
+    before = sys.getrefcount(None)
+    for _ in range(calls):
+        probe.setObjectName("guestpoll")
+    lost = before - sys.getrefcount(None)
+    return lost // calls if lost > 0 else 0
+
+
+_NONE_DEBT = _none_debt()
+if _NONE_DEBT:
+    import ctypes
+    import warnings
+
+    _incref = ctypes.pythonapi.Py_IncRef
+    _incref.argtypes = [ctypes.py_object]
+    _incref.restype = None
+
+    def _repay() -> None:
+        # Gives back the reference to None the Qt call just dropped.
+        for _ in range(_NONE_DEBT):
+            _incref(None)
+
+    warnings.warn(
+        f"this PySide6 ({getattr(sys.modules.get('PySide6'), '__version__', '?')}) on CPython "
+        f"{sys.version_info[0]}.{sys.version_info[1]} drops a reference to None in every call of a Qt "
+        "method that returns nothing, and the process aborts after a few thousand such calls "
+        "('Fatal Python error: none_dealloc'); guestpoll.qt makes up for its own calls, not for "
+        "the application's: use PyQt6, another PySide6 release, or CPython 3.12 or newer",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+else:
+
+    def _repay() -> None:
+        pass
+
+
 class QtHost(QObject, hosts.Host):  # type: ignore[misc]
     """A :class:`guestpoll.hosts.Host` for the Qt event loop of the thread
     that makes it (the GUI thread): a queue of callables and a custom event
@@ -85,6 +132,7 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
         self._todo.put(fn)
         # Thread-safe; Qt owns (and deletes) the event once posted.
         QCoreApplication.postEvent(self, QEvent(_EVENT_TYPE))
+        _repay()
 
     def customEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         """Runs what is queued so far (one event per callable, so a later
@@ -106,6 +154,7 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
         except BaseException as exc:
             self.errors.append(exc)
             QCoreApplication.exit(1)
+            _repay()
 
     # ---- the no-thread path -------------------------------------------
 
@@ -119,25 +168,31 @@ class QtHost(QObject, hosts.Host):  # type: ignore[misc]
         notifier, self._notifier = self._notifier, None
         if notifier is not None:
             notifier.setEnabled(False)
+            _repay()
             try:
                 notifier.activated.disconnect()  # drops fn (and the run's tick handle)
             except (RuntimeError, TypeError):
                 pass
             notifier.deleteLater()  # it may be the sender of the running slot
+            _repay()
 
     def set_timer(self, delay: float, fn: Callable[[], object]) -> None:
         if self._timer is None:
             self._timer = QTimer(self)
             self._timer.setSingleShot(True)
             self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+            _repay()
+            _repay()
             self._timer.timeout.connect(self._timer_fired)
         self._timer_fn = fn
         self._timer.start(self.milliseconds(delay))
+        _repay()
 
     def cancel_timer(self) -> None:
         self._timer_fn = None
         if self._timer is not None:
             self._timer.stop()
+            _repay()
 
     def _timer_fired(self) -> None:
         fn, self._timer_fn = self._timer_fn, None
@@ -189,7 +244,7 @@ def run(main: Any = None, *args: Any, debug: Optional[bool] = None, waiter_threa
     guest = start(main, *args, debug=debug, waiter_thread=waiter_thread)
     host = guest.host
     assert isinstance(host, QtHost)
-    guest.add_done_callback(lambda _: app.exit(0))
+    guest.add_done_callback(lambda _: (app.exit(0), _repay()))
     try:
         if not guest.done:
             app.exec()
