@@ -960,7 +960,11 @@ class _GuestRun:
                 return False
             loop._guestpoll_waiting = True
             return False
-        if timeout == 0:
+        # Whatever became ready while this tick ran (often the answer the
+        # loop is about to wait for: the peer may have run as soon as the
+        # request was written) is taken at once, without a thread hop or a
+        # round through the host's loop.
+        if timeout == 0 or selector._poll_ready():
             return True
         if self._io is not None:
             # The no-thread path: the host's watch of the poller brings
@@ -969,10 +973,6 @@ class _GuestRun:
             when = loop._scheduled[0]._when if timeout is not None else None
             self._io.arm(when, loop.time(), handle)
             return False
-        # Whatever became ready while this tick ran (often the answer the
-        # loop is about to wait for) is taken without a thread hop.
-        if selector._poll_ready():
-            return True
         wakeup = _Wakeup(handle)
         loop._guestpoll_waiting = True
         try:
