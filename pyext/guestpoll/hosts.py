@@ -40,7 +40,6 @@ import functools
 import inspect
 import math
 import queue
-import sys
 import threading
 from asyncio import events
 from typing import Any, Awaitable, Callable, Optional

@@ -11,7 +11,6 @@ import asyncio
 import gc
 import os
 import socket
-import sys
 import threading
 import time
 
