@@ -368,8 +368,23 @@ def trio_unusable() -> Optional[str]:
     return _trio_broken[0]
 
 
-def open_fds() -> int:
+def open_fds() -> int | None:
+    """Descriptors this process has open, or None where that count says
+    nothing about guestpoll: on Windows sockets are handles, and under Wine
+    /proc/self/fd lists Wine's own descriptors (wineserver pipes that come
+    and go with threads, on Wine's schedule)."""
+    if os.name != "posix":
+        return None
     return len(os.listdir("/proc/self/fd"))
+
+
+def assert_no_more_fds(fds0: int | None, fds1: int | None = None) -> None:
+    """No more descriptors open (*fds1*, or now) than *fds0*, both from
+    open_fds(), where descriptors can be counted."""
+    if fds0 is not None:
+        if fds1 is None:
+            fds1 = open_fds()
+        assert fds1 is not None and fds1 <= fds0, f"descriptors {fds0} -> {fds1}"
 
 
 def os_threads() -> int:

@@ -2195,7 +2195,7 @@ def test_many_consecutive_runs_do_not_leak():
     elapsed = time.monotonic() - t0
     print(f"{done} guest runs in {elapsed:.1f} s")
     assert done >= min(nruns, 2000), f"only {done} runs in {time_budget} s"
-    assert hosts.open_fds() <= fds0
+    hosts.assert_no_more_fds(fds0)
     assert threading.active_count() <= threads0
     # Waiter threads are joined (allow one straggler still exiting).
     deadline = time.monotonic() + 5

@@ -46,11 +46,7 @@ def clean_after() -> Iterator[None]:
     while hosts.os_threads() > threads0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert hosts.os_threads() <= threads0
-    # Under Wine, /proc/self/fd lists Wine's own descriptors (its wineserver
-    # pipes come and go with threads, on Wine's schedule), not the Windows
-    # process's handles: a count that says nothing about guestpoll there.
-    if sys.platform != "win32":
-        assert hosts.open_fds() <= fds0
+    hosts.assert_no_more_fds(fds0)
 
 
 @pytest.fixture(autouse=True)

@@ -435,7 +435,7 @@ def test_guest_bridge_after_close(guestpoll):
 def test_close_with_wait_in_flight(guestpoll):
     """close() while the waiter thread holds a wait: the callback is
     dropped, the poller freed once the waiter let go; no crash, no leak."""
-    from hosts import open_fds, os_threads
+    from hosts import assert_no_more_fds, open_fds, os_threads
 
     fds0, threads0 = open_fds(), os_threads()
     called = []
@@ -453,7 +453,7 @@ def test_close_with_wait_in_flight(guestpoll):
     while os_threads() > threads0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert called == []
-    assert open_fds() <= fds0
+    assert_no_more_fds(fds0)
     assert os_threads() <= threads0
 
 
