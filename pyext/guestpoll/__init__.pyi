@@ -74,10 +74,11 @@ def start_guest_run(
     """Start ``asyncio.run(coro)`` as a guest of the running host loop
     (aioguest's signature), or ``asyncio.run(async_fn(*args))`` (the form
     of CPython's proposed ``asyncio.start_guest_run``).  *coro* is accepted or refused exactly as this
-    interpreter's ``asyncio.run`` would, with the same exception.  A tick
-    runs at most ``TICK_ITERATIONS`` (64) loop iterations before the host
-    gets its turn; see guestpoll-python(7) for the interleaving contract
-    and for abandoned runs.  Returns the main task."""
+    interpreter's ``asyncio.run`` would, with the same exception.  Each
+    host callback runs one asyncio loop iteration, as with aioguest and
+    Trio's guest mode, so host callbacks queued by guest code run before
+    its next iteration; see guestpoll-python(7) for the interleaving
+    contract and for abandoned runs.  Returns the main task."""
 
 def host_gone(main_task: asyncio.Task[Any]) -> Outcome[Any] | None:
     """The host will run no more ticks of the guest run whose main task is

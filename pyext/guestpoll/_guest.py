@@ -9,8 +9,9 @@ The host loop runs *ticks*.  A tick makes asyncio loop iterations
 (``_run_once``) whose ``select()`` never blocks: it returns the events a
 finished background wait collected, or polls with a zero timeout.  While
 the next iteration is due at once, the tick runs it too, up to
-TICK_ITERATIONS of them; then the host gets its turn before the next tick
-(the interleaving contract, see guestpoll-python(7)).
+the run's bound (one for start_guest_run, as aioguest and Trio do); then
+the host gets its turn before the next tick (the interleaving contract,
+see guestpoll-python(7)).
 When the loop has nothing to do before some timeout, the tick hands the
 kernel wait, with that timeout, to libguestpoll's waiter thread and returns
 to the host; the waiter's ready callback asks the host to run the next tick
@@ -28,7 +29,9 @@ a wait is in flight).  If the host drops it before the run is over, the
 handle's finalizer notices, warns, cancels what is running and finishes the
 run with blocking waits, logging the result it can no longer deliver: on
 the host thread if it is there, else on the main thread (a main-thread
-host) or on _abandon's finisher thread.  A host thread other than the main
+host), or on another live host thread at its next garbage collection, or
+on _abandon's finisher thread (host thread gone, or no collection there
+within HOST_GRACE).  A host thread other than the main
 one that exits with a run unfinished is noticed too (_abandon's watch);
 host_gone() is the explicit way.
 """
@@ -74,18 +77,24 @@ _WAIT_INFLIGHT = 1  # Selector._wstate while the waiter thread owns the wait
 
 # The interleaving contract.  A tick runs loop iterations back to back
 # while the next one is due at once (callbacks ready, events ready), as a
-# native loop would, but at most TICK_ITERATIONS of them; then it queues
-# the next tick with the host (run_sync_soon_not_threadsafe) and returns,
-# so the callbacks the host had queued before that run first.  The bound
-# is a count, not a time: where the host gets its turn, counted in guest
-# loop iterations, is the same on a fast machine and on a loaded one.
-# Each hand-back costs a trip through the host's queue (~10 us for a Trio
-# scheduling round), and an I/O round trip takes at least two iterations
-# (the event, then the task it wakes): one tick, not two or more.  A tick
+# native loop would, but at most a run's bound of them; then it queues the
+# next tick with the host (run_sync_soon_not_threadsafe) and returns, so
+# the callbacks the host had queued before that run first.  The bound is a
+# count, not a time: where the host gets its turn, counted in guest loop
+# iterations, is the same on a fast machine and on a loaded one.  A tick
 # also ends early when the loop has to wait (the wait goes to the waiter
-# thread) and when a phase of the run ends: the run's phases (main task,
-# cancelling the rest, ...) each begin in a new tick.
-TICK_ITERATIONS = 64
+# thread or the host's watch) and when a phase of the run ends: the run's
+# phases (main task, cancelling the rest, ...) each begin in a new tick.
+#
+# start_guest_run() is aioguest's drop-in, and aioguest's guest, like
+# Trio's, runs one loop iteration per host callback: its bound is
+# TICK_ITERATIONS, 1, so a host callback queued by guest code runs before
+# the guest's next iteration, as there.  guestpoll.hosts (and the toolkit
+# modules over it) define their own contract, hosts.TICK_ITERATIONS (64):
+# each hand-back costs a trip through the host's queue, and an I/O round
+# trip takes at least two iterations (the event, then the task it wakes):
+# one tick, not two or more.
+TICK_ITERATIONS = 1
 
 # One subclass per loop class, made on first use (see _guest_class).
 _guest_classes: dict[type, type] = {}
@@ -471,10 +480,11 @@ def _make_loop(loop_factory: Optional[Callable[[], Any]]) -> Any:
         loop_factory = events.new_event_loop
     loop = loop_factory()
     why = None
-    if not isinstance(loop, base_events.BaseEventLoop):
+    if not isinstance(loop, asyncio.BaseEventLoop):
+        # (aioguest's words, for code that matches them)
         why = (
-            "it is not an asyncio.BaseEventLoop; compiled loops such as "
-            "uvloop cannot be run one iteration at a time"
+            "Only instances of asyncio.BaseEventLoop are supported; compiled "
+            "loops such as uvloop cannot be run one iteration at a time"
         )
     elif not isinstance(loop, selector_events.BaseSelectorEventLoop) and not _is_proactor_loop(loop):
         why = "only selector event loops and Windows' proactor loop can be guests"
@@ -549,6 +559,7 @@ class _GuestRun:
         self._phase: Optional[tuple[futures.Future, bool]] = None
         self._ended: Optional[outcome.Outcome] = None  # of the last phase
         self._in_tick = False
+        self._tick_iterations = TICK_ITERATIONS  # the interleaving bound
         # The wait in flight's callback (it holds the tick handle) and the
         # loop time its timeout ends at.
         self._wakeup: Optional[_Wakeup] = None
@@ -559,6 +570,7 @@ class _GuestRun:
         self._keep_result = False  # host_gone(): the outcome is returned
         self._kept: Optional[outcome.Outcome] = None
         self._host_exiting = False  # the host thread is exiting
+        self._claimed = False  # abandoned: a thread has taken it to finish (_abandon)
         self._watch: Optional[weakref.ref[_abandon._HostThreadWatch]] = None
         self._set_event_loop = False
         self._interrupt_count = 0
@@ -901,12 +913,12 @@ class _GuestRun:
                         due = True
                 iterations += 1
                 if self._ended is not None:
-                    iterations = TICK_ITERATIONS  # the host runs between phases
+                    iterations = self._tick_iterations  # the host runs between phases
                 if not due:
                     break
                 # The next iteration is due at once: it runs in this tick
                 # up to the bound, else after the host's turn.
-                if iterations >= TICK_ITERATIONS:
+                if iterations >= self._tick_iterations:
                     try:
                         handle.soon(handle.tick)
                     except BaseException as exc:
@@ -1096,21 +1108,21 @@ class _GuestRun:
             # the main thread: finish the run there, at its next bytecode.
             _call_on_main(self._finish_abandoned)
         else:
-            _abandon._finisher.submit(self)
+            _abandon.hand_over(self)
 
     def _host_exited(self) -> None:
         """The host thread (not the main one) is exiting with the run
         unfinished: the finisher thread takes it over."""
         self._host_exiting = True
         self._abandoned("because its host thread exited")
+        _abandon._finisher.wake()  # a run waiting for this thread: at once
 
     def _adopt(self) -> None:
         """The calling thread takes the run over from its host thread,
         which is gone or will never run a tick again: the loop becomes
         this thread's running loop for the phase in progress."""
         if not self._host_exiting:
-            with _abandon._abandon_lock:
-                _abandon._stale_running[self._host_thread] = self._loop
+            _abandon._leave_stale_loop(self)
         self._host_thread = threading.get_ident()
         loop = self._loop
         if self._phase is not None:
@@ -1124,6 +1136,7 @@ class _GuestRun:
         if self._finished or self._forked:
             return
         self._state = RunState.TAKEN_OVER
+        self._claimed = True  # no other thread is to finish it now
         try:
             if threading.get_ident() != self._host_thread:
                 self._adopt()
@@ -1207,6 +1220,10 @@ def start_guest_run(
     with CPython 3.13 or newer, where it is the loop ``asyncio.run`` would
     make: the proactor loop by default.
 
+    Each host callback (a *tick*) runs one iteration of the asyncio loop,
+    as aioguest's and Trio's guest modes do, so a host callback that guest
+    code queues runs before the guest's next iteration.
+
     Returns the main :class:`asyncio.Task`, which wraps *coro*, mostly for
     cancelling it.  The run is not over when that task is: remaining tasks,
     async generators and the default executor are shut down afterwards.
@@ -1259,9 +1276,11 @@ def _start_guest_run(
     loop_factory: Optional[Callable[[], Any]],
     host_watch: Any,
     require_watch: bool,
+    tick_iterations: Optional[int] = None,
 ) -> Optional[tasks.Task]:
     """start_guest_run(); *require_watch*: RuntimeError rather than the
-    waiter thread when *host_watch* cannot be used."""
+    waiter thread when *host_watch* cannot be used; *tick_iterations*: the
+    run's interleaving bound (default TICK_ITERATIONS)."""
     coro = _runner.accept_main(_call_main(coro, args))
     if host_watch is not None and not _hostwatch.supports(host_watch):
         coro.close()
@@ -1274,6 +1293,8 @@ def _start_guest_run(
         coro.close()
         raise RuntimeError("start_guest_run() cannot be called from a running event loop")
     run = _GuestRun()
+    if tick_iterations is not None:
+        run._tick_iterations = tick_iterations
     soon = run_sync_soon_not_threadsafe
     if soon is None:
         soon = _trio_soon(run_sync_soon_threadsafe) or run_sync_soon_threadsafe

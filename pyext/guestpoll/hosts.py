@@ -61,6 +61,15 @@ __all__ = [
 
 _Callback = Callable[[], object]
 
+#: The interleaving bound of runs started here (and by guestpoll.qt, tk,
+#: glib and trio): a host callback runs up to this many asyncio loop
+#: iterations back to back while the next one is due at once, then the
+#: host gets its turn (see guestpoll-python(7), "The interleaving
+#: contract").  guestpoll.start_guest_run, aioguest's drop-in, runs one,
+#: as aioguest does; here an I/O round trip (the event, then the task it
+#: wakes) takes one host callback instead of two or more.
+TICK_ITERATIONS = 64
+
 
 class Host:
     """What a guest run needs from its host loop.
@@ -272,6 +281,7 @@ class GuestRun:
             loop_factory,
             watch,
             waiter_thread is False,
+            TICK_ITERATIONS,
         )
         if self.task is not None:
             run = getattr(self.task.get_loop(), "_guestpoll_run", None)

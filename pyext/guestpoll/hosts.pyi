@@ -7,6 +7,8 @@ from outcome import Outcome
 _T = TypeVar("_T")
 _Callback = Callable[[], object]
 
+TICK_ITERATIONS: int
+
 class Host:
     """What a guest run needs from its host loop."""
 

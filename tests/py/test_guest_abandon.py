@@ -282,3 +282,122 @@ def test_host_refusing_the_wakeup_on_the_main_thread(caplog):
     assert "the host refused the asyncio guest's wakeup: RuntimeError: host loop is closed" in caplog.text
     assert todo.empty()
     assert asyncio._get_running_loop() is None
+
+
+def refusing_host_on_a_thread(guest, after):
+    """On a new host thread: a queue host that stops at its first host
+    callback's error and from then on refuses ticks handed over from the
+    waiter thread (like aioguest's test host, whose queue is gone), so the
+    abandonment is noticed off the host thread.  The host thread then runs
+    ``after(box)``.  Returns the box: 'record', 'ran_on' (the threads the
+    guest's cancellation handling ran on), 'host' (the host thread's id),
+    'error'."""
+    box: dict = {"record": [], "ran_on": set()}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        box["loop"] = loop
+        box["in_host"](lambda: 1 / 0)
+        try:
+            # Short waits, held by the waiter thread: when one ends, the
+            # host refuses the tick it is handed.  (30 s: a hang guard.)
+            for _ in range(600):
+                await asyncio.sleep(0.05)
+            box["record"].append("slept")
+        except asyncio.CancelledError:
+            box["ran_on"].add(threading.get_ident())
+            await asyncio.sleep(0.05)  # a slow cancellation: blocking waits
+            box["ran_on"].add(threading.get_ident())
+            box["record"].append("cancelled")
+
+    def body():
+        box["host"] = threading.get_ident()
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        state = {"open": True}
+
+        def threadsafe(fn):
+            if not state["open"]:
+                raise RuntimeError("host loop is closed")
+            todo.put(fn)
+
+        box["in_host"] = todo.put
+        try:
+            guestpoll.start_guest_run(main(), run_sync_soon_threadsafe=threadsafe, done_callback=print)
+            try:
+                while True:
+                    todo.get(timeout=10)()
+            except ZeroDivisionError:
+                pass
+            state["open"] = False
+            del todo, threadsafe
+            box["in_host"] = None
+            after(box)
+        except BaseException as exc:  # reported on the test thread
+            box["error"] = exc
+
+    with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
+        t = threading.Thread(target=body)
+        t.start()
+        t.join(60)
+    assert not t.is_alive()
+    if "error" in box:
+        raise box["error"]
+    return box
+
+
+def test_refused_tick_on_a_live_host_thread_is_finished_there(monkeypatch):
+    """Found abandoned on the waiter thread while the host thread lives
+    on: the host thread's next garbage collection finishes the run there,
+    synchronously (its tasks run on it; when gc.collect() returns the run
+    is over), and its running loop is reset (as with aioguest)."""
+    from guestpoll import _abandon
+
+    # The finisher's fallback is not what this test is about.
+    monkeypatch.setattr(_abandon, "HOST_GRACE", 60.0)
+
+    def after(box):
+        deadline = time.monotonic() + 30
+        while not box["record"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+            gc.collect()
+        box["running_after"] = asyncio._get_running_loop()
+        box["closed_after"] = box["loop"].is_closed()
+
+    box = refusing_host_on_a_thread(lambda: None, after)
+    assert box["record"] == ["cancelled"]
+    assert box["ran_on"] == {box["host"]}
+    assert box["closed_after"]  # the whole run was over when gc returned
+    assert box["running_after"] is None
+
+
+def test_refused_tick_on_a_host_thread_that_collects_nothing(monkeypatch):
+    """The host thread lives on but collects no garbage: after HOST_GRACE
+    the finisher thread finishes the run without it; the host thread's
+    running loop (a thread-local only it can reset) is reset at its next
+    collection."""
+    from guestpoll import _abandon
+
+    monkeypatch.setattr(_abandon, "HOST_GRACE", 0.2)
+    finished = threading.Event()
+
+    def after(box):
+        # Waits, without collecting, until the run is over.
+        deadline = time.monotonic() + 30
+        while not box["loop"].is_closed() and time.monotonic() < deadline:
+            finished.wait(0.02)
+        box["running_before"] = asyncio._get_running_loop()
+        gc.collect()
+        box["running_after"] = asyncio._get_running_loop()
+
+    # Only explicit collections: none runs on the host thread before its own.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        box = refusing_host_on_a_thread(lambda: None, after)
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert box["record"] == ["cancelled"]
+    assert box["host"] not in box["ran_on"]  # finished on the finisher thread
+    assert box["running_before"] is box["loop"]
+    assert box["running_after"] is None

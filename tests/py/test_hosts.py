@@ -49,6 +49,29 @@ def test_run_returns_result_and_raises_error():
     assert any(frame.name == "fail" for frame in traceback.extract_tb(info.value.__traceback__))
 
 
+def test_hosts_runs_batch_due_iterations():
+    """Runs started by guestpoll.hosts run up to hosts.TICK_ITERATIONS
+    due iterations per host callback (start_guest_run runs one): a host
+    callback queued by guest code runs after exactly that many steps."""
+    bound = gh.TICK_ITERATIONS
+    assert bound == 64
+    seen = []
+    steps = {"i": -1}
+
+    async def main():
+        run = gh.current_run()
+        run.host.call_soon(lambda: seen.append(steps["i"]))
+        for i in range(2 * bound):
+            steps["i"] = i
+            await asyncio.sleep(0)
+
+    run = gh.start(main)
+    with run:
+        pump(run)
+    assert run.result() is None
+    assert seen == [bound - 1]
+
+
 def test_start_game_loop_style():
     """A game loop drains the queue once a frame, without blocking."""
     frames = 0
