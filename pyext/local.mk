@@ -4,7 +4,9 @@ EXTRA_DIST += pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
 	examples/python/queue_host.py examples/python/trio_host.py \
 	examples/python/tk_host.py examples/python/qt_host.py \
 	examples/python/glib_host.py examples/python/download_helper.py \
-	tests/py/run-pytest.sh pyext/mksite.sh
+	tests/py/run-pytest.sh pyext/mksite.sh \
+	tests/peers/run-aioguest-suite.sh tests/peers/aioguest_divergences.py \
+	tests/peers/aioguest/__init__.py
 
 # Every pytest module ships, whatever its name.
 dist-hook: dist-pytests
@@ -54,6 +56,8 @@ uninstall-hook:
 	-rmdir $(DESTDIR)$(pkgpyexecdir)/__pycache__ $(DESTDIR)$(pkgpyexecdir) 2>/dev/null
 
 TESTS += tests/py/run-pytest.sh
+# aioguest's own test suite against guestpoll (fetched by pip from PyPI).
+TESTS += tests/peers/run-aioguest-suite.sh
 AM_TESTS_ENVIRONMENT = \
 	PYTHON='$(PYTHON)'; export PYTHON; \
 	GP_SRCDIR='$(abs_top_srcdir)'; export GP_SRCDIR; \
