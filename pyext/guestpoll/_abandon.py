@@ -177,7 +177,7 @@ class _TakeBack:
 
     def __del__(self) -> None:
         run = self._run
-        if run._claimed or run._finished or run._host_exiting:
+        if run._claimed or run._finished or run._host_exiting or run._forked:
             return
         if threading.get_ident() != run._host_thread:
             _TakeBack(run)
