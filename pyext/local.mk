@@ -56,8 +56,6 @@ uninstall-hook:
 	-rmdir $(DESTDIR)$(pkgpyexecdir)/__pycache__ $(DESTDIR)$(pkgpyexecdir) 2>/dev/null
 
 TESTS += tests/py/run-pytest.sh
-# aioguest's own test suite against guestpoll (fetched by pip from PyPI).
-TESTS += tests/peers/run-aioguest-suite.sh
 AM_TESTS_ENVIRONMENT = \
 	PYTHON='$(PYTHON)'; export PYTHON; \
 	GP_SRCDIR='$(abs_top_srcdir)'; export GP_SRCDIR; \
