@@ -145,6 +145,17 @@ def test_abandoned_run_is_finished(main_exits, create_task, slow_cancel):
         asyncio.get_running_loop()
 
 
+def on_a_thread(body, box, timeout=30.0):
+    """Runs body() on a new thread and waits for it; an exception it left
+    in box['error'] is raised here, on the test thread."""
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive()
+    if "error" in box:
+        raise box["error"]
+
+
 @pytest.mark.parametrize("slow_cancel", [False, True])
 @pytest.mark.parametrize("create_task", [False, True])
 @pytest.mark.parametrize("main_exits", [False, True])
@@ -158,12 +169,7 @@ def test_abandoned_run_on_another_thread(main_exits, create_task, slow_cancel):
         except BaseException as exc:  # reported below, on the test thread
             box["error"] = exc
 
-    t = threading.Thread(target=body)
-    t.start()
-    t.join(30)
-    assert not t.is_alive()
-    if "error" in box:
-        raise box["error"]
+    on_a_thread(body, box)
     record, _ = box["result"]
     # Finished on that thread, exactly as on the main thread.
     assert record == expected_record(main_exits, create_task, slow_cancel)
@@ -336,12 +342,7 @@ def refusing_host_on_a_thread(guest, after):
             box["error"] = exc
 
     with pytest.warns(RuntimeWarning, match="asyncio guest run got abandoned"):
-        t = threading.Thread(target=body)
-        t.start()
-        t.join(60)
-    assert not t.is_alive()
-    if "error" in box:
-        raise box["error"]
+        on_a_thread(body, box, 60)
     return box
 
 
