@@ -41,9 +41,10 @@ needs_main_thread = pytest.mark.skipif(
 )
 
 # A "prompt" wake-up must come well before the guest's own 30 s timeout;
-# 5 s leaves room for a loaded machine.
+# 15 s leaves room for a loaded machine (and for Wine under load, where a
+# guest run costs 3-10 times what it does on Linux).
 LONG = 30.0
-PROMPT = 5.0
+PROMPT = 15.0
 
 
 def assert_value(host, expected=None):
@@ -2190,8 +2191,11 @@ def _short_run(i):
 
 
 def test_many_consecutive_runs_do_not_leak():
-    nruns = int(os.environ.get("GUESTPOLL_TEST_RUNS", "10000"))
-    time_budget = 20.0
+    """GUESTPOLL_TEST_RUNS guest runs one after the other (all of them,
+    however long they take: no time budget, so the outcome does not
+    depend on the machine's speed) leave no descriptor, thread or memory
+    behind."""
+    nruns = int(os.environ.get("GUESTPOLL_TEST_RUNS", "3000"))
     host = QueueHost()
 
     def one(i):
@@ -2209,25 +2213,19 @@ def test_many_consecutive_runs_do_not_leak():
     tasks0 = hosts.os_threads()
     rss0 = hosts.rss_bytes()
     t0 = time.monotonic()
-    done = 0
     for i in range(nruns):
         one(i)
-        done += 1
-        if time.monotonic() - t0 > time_budget:
-            break
     gc.collect()
-    elapsed = time.monotonic() - t0
-    print(f"{done} guest runs in {elapsed:.1f} s")
-    assert done >= min(nruns, 2000), f"only {done} runs in {time_budget} s"
+    print(f"{nruns} guest runs in {time.monotonic() - t0:.1f} s")
     hosts.assert_no_more_fds(fds0)
     assert threading.active_count() <= threads0
-    # Waiter threads are joined (allow one straggler still exiting).
-    deadline = time.monotonic() + 5
+    # Waiter threads are joined (allow a straggler still exiting).
+    deadline = time.monotonic() + 30
     while hosts.os_threads() > tasks0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert hosts.os_threads() <= tasks0
     grown = hosts.rss_bytes() - rss0
     # Under ASan (GUESTPOLL_SANITIZED=1) RSS grows by design (quarantine).
     if os.environ.get("GUESTPOLL_SANITIZED", "") in ("", "0"):
-        assert grown < 32 * 1024 * 1024, f"RSS grew by {grown} bytes over {done} runs"
+        assert grown < 32 * 1024 * 1024, f"RSS grew by {grown} bytes over {nruns} runs"
     del host
