@@ -6,7 +6,8 @@ EXTRA_DIST += pyext/guestpoll/__init__.pyi pyext/guestpoll/py.typed \
 	examples/python/glib_host.py examples/python/download_helper.py \
 	tests/py/run-pytest.sh pyext/mksite.sh \
 	tests/peers/run-aioguest-suite.sh tests/peers/aioguest_divergences.py \
-	tests/peers/aioguest/__init__.py
+	tests/peers/aioguest/__init__.py tests/peers/run-cpython-asyncio.sh \
+	tests/peers/cpython/sitecustomize.py
 
 # Every pytest module ships, whatever its name.
 dist-hook: dist-pytests

@@ -872,8 +872,10 @@ static PyMethodDef Selector_methods[] = {
          "errors propagate."},
         {"fileno", (PyCFunction)Selector_fileno, METH_NOARGS,
          "fileno($self, /)\n--\n\n"
-         "The backend's own descriptor (epoll, kqueue); backends without one\n"
-         "(poll, iocp) raise :exc:`io.UnsupportedOperation`."},
+         "The backend's own descriptor (epoll, kqueue).  Where the backend\n"
+         "has none (poll, iocp), guestpoll.Selector has no fileno attribute,\n"
+         "as PollSelector; called anyway, this raises\n"
+         ":exc:`io.UnsupportedOperation`."},
         {"__enter__", (PyCFunction)Selector_enter, METH_NOARGS, NULL},
         {"__exit__", (PyCFunction)Selector_exit, METH_VARARGS, NULL},
         GPY_BRIDGE_METHODS{NULL, NULL, 0, NULL}};

@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import selectors
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ._guestpoll import Selector as _CSelector
 from ._guestpoll import libguestpoll_version
@@ -53,6 +54,25 @@ class _SelectorMapping(Mapping):
         return iter(self._selector._fd_to_key)
 
 
+class _FilenoWhereThereIsOne:
+    """``Selector.fileno``: the method where the backend has a descriptor
+    (epoll, kqueue); where it has none (poll, iocp), no such attribute, as
+    :class:`selectors.PollSelector` and ``SelectSelector`` have none, so
+    ``hasattr(sel, "fileno")`` tells (CPython's own selector tests ask so).
+    Not a data descriptor: an instance attribute still shadows it."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        method = _CSelector.fileno
+        if obj is None:
+            return method
+        backend = obj.backend
+        if backend == "poll" or backend == "iocp":
+            raise AttributeError(
+                f"'Selector' object has no attribute 'fileno' (the {backend} backend has no descriptor)"
+            )
+        return method.__get__(obj, objtype)
+
+
 class Selector(_CSelector):
     """A :class:`selectors.BaseSelector` over libguestpoll.
 
@@ -68,6 +88,8 @@ class Selector(_CSelector):
     """
 
     __slots__ = ()
+
+    fileno = _FilenoWhereThereIsOne()
 
     def get_map(self) -> Mapping[selectors._FileObject, selectors.SelectorKey] | None:
         """Return a read-only mapping of file objects to keys, or None

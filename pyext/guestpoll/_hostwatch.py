@@ -45,7 +45,7 @@ def watchable_fd(selector: Any) -> Optional[int]:
         return None
     try:
         return int(selector.fileno())
-    except (OSError, ValueError):  # io.UnsupportedOperation is both
+    except (AttributeError, OSError, ValueError):  # no fileno (poll, iocp); closed
         return None
 
 
