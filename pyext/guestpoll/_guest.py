@@ -882,6 +882,7 @@ class _GuestRun:
         sys.set_asyncgen_hooks(*self._loop_hooks)
         refused: Optional[BaseException] = None
         iterations = 0
+        bound = self._tick_iterations  # the interleaving contract
         try:
             while True:
                 if self._ended is not None:
@@ -913,12 +914,12 @@ class _GuestRun:
                         due = True
                 iterations += 1
                 if self._ended is not None:
-                    iterations = self._tick_iterations  # the host runs between phases
+                    iterations = bound  # the host runs between phases
                 if not due:
                     break
                 # The next iteration is due at once: it runs in this tick
                 # up to the bound, else after the host's turn.
-                if iterations >= self._tick_iterations:
+                if iterations >= bound:
                     try:
                         handle.soon(handle.tick)
                     except BaseException as exc:

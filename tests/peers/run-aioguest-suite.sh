@@ -12,7 +12,9 @@ set -eu
 : "${GP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${GP_BUILDDIR:=$(pwd)}"
 : "${GP_PEERS_CACHE:=/var/tmp/guestpoll-peers}"
-AIOGUEST=aioguest==0.1.0
+AIOGUEST_VERSION=0.1.0
+AIOGUEST=aioguest==$AIOGUEST_VERSION
+src=aioguest-$AIOGUEST_VERSION
 
 if [ "${GP_SITE+set}" = set ]; then
 	site=$GP_SITE
@@ -20,20 +22,20 @@ else
 	site=$(sh "$GP_SRCDIR/pyext/mksite.sh" "$GP_SRCDIR" "$GP_BUILDDIR")
 fi
 mkdir -p "$GP_PEERS_CACHE"
-sdist=$(ls "$GP_PEERS_CACHE"/aioguest-0.1.0.tar.gz 2>/dev/null || true)
+sdist=$(ls "$GP_PEERS_CACHE/$src.tar.gz" 2>/dev/null || true)
 if [ -z "$sdist" ]; then
 	"$PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
 		--no-binary :all: -d "$GP_PEERS_CACHE" "$AIOGUEST" || {
 		echo "SKIP: pip could not fetch the $AIOGUEST sdist (no PyPI?)"
 		exit 77
 	}
-	sdist="$GP_PEERS_CACHE/aioguest-0.1.0.tar.gz"
+	sdist="$GP_PEERS_CACHE/$src.tar.gz"
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/guestpoll-aioguest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$sdist" -C "$work"
-rm -rf "$work/aioguest-0.1.0/aioguest" # the real package: never imported
-cd "$work/aioguest-0.1.0"
+rm -rf "$work/$src/aioguest" # the real package: never imported
+cd "$work/$src"
 # Its pyproject.toml holds its pytest settings (warnings are errors).
 rc=0 ran=0
 for backend in ${GP_PEER_BACKENDS:-epoll kqueue poll}; do
